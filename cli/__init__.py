@@ -1,0 +1,1 @@
+"""The ``changelogs`` command line."""

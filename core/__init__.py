@@ -1,0 +1,1 @@
+"""The domain of changelogs, free of Prefect and FastAPI."""

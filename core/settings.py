@@ -1,0 +1,76 @@
+"""One settings object, read from ``CHANGELOGS_*`` environment variables (and ``REDIS_URL``, ``GITHUB_TOKEN``).
+
+Built once per process entry point and passed down; nothing else reads ``os.environ``. Backends are chosen by
+the scheme of their URL setting (``core.store``, ``core.queue``), so the same code runs on a laptop and on AWS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. The README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="CHANGELOGS_", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("data")
+    store: str = ""
+    artifacts: str = ""
+    queue: str = "redis://"
+    topic: str | None = None
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "CHANGELOGS_REDIS_URL"))
+    github_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GITHUB_TOKEN", "CHANGELOGS_GITHUB_TOKEN")
+    )
+    aws_endpoint_url: str | None = None
+
+    pypi_url: str = "https://pypi.org"
+    rubygems_url: str = "https://rubygems.org"
+    npm_replicate_url: str = "https://replicate.npmjs.com/registry"
+    npm_registry_url: str = "https://registry.npmjs.org"
+    github_api_url: str = "https://api.github.com"
+
+    site_url: str = "http://127.0.0.1:8000"
+    user_agent: str = "changelogs/0.1 (+https://github.com/changelogs-md/changelogs)"
+    http_timeout_s: float = 20.0
+
+    crawl_concurrency: int = 8
+    crawl_batch_size: int = 50
+    crawl_drain_seconds: float = 270.0
+    recrawl_after_s: int = 3600
+    gone_backoff_days: int = 180
+    no_changelog_backoff_days: int = 7
+    max_changelog_bytes: int = 5_000_000
+    queue_visibility_timeout_s: int = 600
+    queue_max_deliveries: int = 5
+
+    npm_batch_size: int = 500
+    npm_fetch_concurrency: int = 16
+    npm_poll_interval_s: float = 5.0
+    follower_health_port: int | None = None
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        # Local backends live under data_dir unless told otherwise.
+        if not self.store:
+            object.__setattr__(self, "store", f"sqlite:///{self.data_dir / 'changelogs.db'}")
+        if not self.artifacts:
+            object.__setattr__(self, "artifacts", f"file://{self.data_dir / 'artifacts'}")
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, raising ``ConfigError`` that names the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CHANGELOGS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(problems) from exc

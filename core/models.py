@@ -119,7 +119,7 @@ class RepoRecord(_Model):
     source_path: str | None = None
     source_format: str | None = None
     source_url: str | None = None
-    etag: str | None = None
+    etags: dict[str, str] = {}
     versions_count: int = 0
     latest_version: str | None = None
     latest_date: dt.date | None = None
@@ -191,7 +191,7 @@ class ChangelogDocument(_Model):
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
-    crawledAt: dt.datetime  # noqa: N815 - the seed's field name
+    crawledAt: dt.datetime  # the seed's field name
     href: str
     repo: str
     changelog: str | None
@@ -205,9 +205,9 @@ class CrawledEvent(_Model):
     """The ``crawled_repo`` event, with the seed's payload fields and an id for catch-up."""
 
     changelog: str
-    crawledAt: dt.datetime  # noqa: N815
+    crawledAt: dt.datetime
     href: str
     repo: str
-    changelogUrl: str | None  # noqa: N815
+    changelogUrl: str | None
     version: str | None
     id: str | None = None

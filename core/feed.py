@@ -1,0 +1,88 @@
+"""The live feed of crawls: a capped Redis stream plus the ``changelogs:crawled`` channel.
+
+The crawler appends each ``crawled_repo`` event to the stream (its id is the event id) and publishes it on the
+channel, which other consumers may subscribe to. API nodes read the stream, not the channel: a stream read
+resumes from the last id seen, so neither an api restart nor a browser's reconnect leaves a gap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from core.errors import QueueError
+from core.models import CrawledEvent
+
+CHANNEL = "changelogs:crawled"
+STREAM = "changelogs:feed"
+MAXLEN = 10_000
+
+
+@contextlib.contextmanager
+def _map_errors() -> Iterator[None]:
+    try:
+        yield
+    except RedisError as exc:
+        raise QueueError(f"redis: {exc}") from exc
+
+
+def _decode(entry_id: bytes, fields: dict[bytes, bytes]) -> CrawledEvent | None:
+    try:
+        event = CrawledEvent.model_validate_json(fields.get(b"data", b""))
+    except ValidationError:
+        return None
+    return event.model_copy(update={"id": entry_id.decode()})
+
+
+class CrawlFeed:
+    """Publish and read ``crawled_repo`` events."""
+
+    def __init__(self, redis: aioredis.Redis, *, stream: str = STREAM, channel: str = CHANNEL) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.channel = channel
+
+    async def publish(self, event: CrawledEvent) -> CrawledEvent:
+        """Append the event and announce it; returns it with its id."""
+        with _map_errors():
+            entry_id = await self.redis.xadd(
+                self.stream, {"data": event.model_dump_json(exclude={"id"})}, maxlen=MAXLEN, approximate=True
+            )
+            stamped = event.model_copy(update={"id": entry_id.decode()})
+            await self.redis.publish(self.channel, stamped.model_dump_json())
+        return stamped
+
+    async def recent(self, *, limit: int) -> list[CrawledEvent]:
+        """The newest events, newest first."""
+        with _map_errors():
+            entries = await self.redis.xrevrange(self.stream, count=limit)
+        return [e for e in (_decode(i, f) for i, f in entries) if e]
+
+    async def since(self, after_id: str, *, limit: int = 1000) -> list[CrawledEvent]:
+        """Events after ``after_id`` (exclusive), oldest first: what a reconnecting client missed."""
+        with _map_errors():
+            entries = await self.redis.xrange(self.stream, min=f"({after_id}", count=limit)
+        return [e for e in (_decode(i, f) for i, f in entries) if e]
+
+    async def last_id(self) -> str:
+        """The id of the newest event, or ``0-0`` when there is none."""
+        with _map_errors():
+            entries = await self.redis.xrevrange(self.stream, count=1)
+        return entries[0][0].decode() if entries else "0-0"
+
+    async def follow(self, after_id: str, *, block_ms: int = 5000) -> AsyncIterator[CrawledEvent]:
+        """Every event after ``after_id``, as it arrives, forever."""
+        last = after_id
+        while True:
+            with _map_errors():
+                reply = await self.redis.xread({self.stream: last}, block=block_ms, count=500)
+            for _, entries in reply or []:
+                for entry_id, fields in entries:
+                    last = entry_id.decode()
+                    event = _decode(entry_id, fields)
+                    if event:
+                        yield event

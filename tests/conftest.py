@@ -1,0 +1,55 @@
+"""Fixtures shared by every test: a clean environment, an embedded Redis, settings on a temporary data dir."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from core.redis import EmbeddedRedis
+from core.settings import Settings
+
+_STRIPPED_PREFIXES = ("CHANGELOGS_", "AWS_", "PREFECT_")
+_STRIPPED = {"GITHUB_TOKEN", "REDIS_URL", "SANDBOX_CONTROL_URL"}
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's settings, tokens or AWS credentials."""
+    for name in list(os.environ):
+        if name in _STRIPPED or name.startswith(_STRIPPED_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the whole session; tests isolate themselves with ``redis_db``."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+async def redis_url(redis_server: str) -> AsyncIterator[str]:
+    """The session's Redis, emptied before each test."""
+    client = aioredis.Redis.from_url(redis_server)
+    await client.flushall()
+    await client.aclose()
+    yield redis_server
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path, redis_url: str) -> Settings:
+    """Settings on a temporary data directory and the test Redis."""
+    return Settings(data_dir=data_dir, redis_url=redis_url)

@@ -66,9 +66,7 @@ class Empty(UpstreamError):
 class RateLimited(UpstreamError):
     """The budget is spent; do not call again before ``reset_at``."""
 
-    def __init__(
-        self, message: str, *, reset_at: datetime, url: str | None = None, status: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, reset_at: datetime, url: str | None = None, status: int | None = None) -> None:
         super().__init__(message, url=url, status=status)
         self.reset_at = reset_at
 

@@ -16,6 +16,8 @@ from redis.exceptions import RedisError
 
 from core.errors import QueueError
 from core.models import CrawledEvent
+from core.redis import open_redis
+from core.settings import Settings
 
 CHANNEL = "changelogs:crawled"
 STREAM = "changelogs:feed"
@@ -45,6 +47,14 @@ class CrawlFeed:
         self.redis = redis
         self.stream = stream
         self.channel = channel
+
+    @classmethod
+    def open(cls, settings: Settings) -> CrawlFeed:
+        """The feed on the Redis at ``REDIS_URL``."""
+        return cls(open_redis(settings))
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
 
     async def publish(self, event: CrawledEvent) -> CrawledEvent:
         """Append the event and announce it; returns it with its id."""

@@ -119,6 +119,8 @@ class RepoRecord(_Model):
     source_path: str | None = None
     source_format: str | None = None
     source_url: str | None = None
+    source_sha: str | None = None
+    directory: str | None = None
     etags: dict[str, str] = {}
     versions_count: int = 0
     latest_version: str | None = None

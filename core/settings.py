@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     crawl_batch_size: int = 50
     crawl_drain_seconds: float = 270.0
     recrawl_after_s: int = 3600
+    revisit_after_s: int = 86400
     gone_backoff_days: int = 180
     no_changelog_backoff_days: int = 7
     max_changelog_bytes: int = 5_000_000

@@ -1,0 +1,19 @@
+"""The ASGI entry point: FastAPI wrapped by socket.io (``uvicorn --factory api.asgi:create_asgi``)."""
+
+from __future__ import annotations
+
+import logging
+
+import socketio
+
+from api.app import create_app
+from api.live import create_socket_server
+from core.settings import Settings, load_settings
+
+
+def create_asgi(settings: Settings | None = None) -> socketio.ASGIApp:
+    """Wrap, don't mount: socket.io answers ``/socket.io/`` and hands every other request to FastAPI."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings or load_settings()
+    sio = create_socket_server()
+    return socketio.ASGIApp(sio, other_asgi_app=create_app(settings, sio))

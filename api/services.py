@@ -1,0 +1,34 @@
+"""The backends one api process holds, opened in the lifespan and reached by handlers through ``Depends``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from core.feed import CrawlFeed
+from core.queue import DiscoveryQueue
+from core.search import SearchIndex
+from core.settings import Settings
+from core.store import ArtifactStore, RecordStore
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    records: RecordStore
+    artifacts: ArtifactStore
+    feed: CrawlFeed
+    queue: DiscoveryQueue
+    search: SearchIndex
+
+    async def aclose(self) -> None:
+        await self.queue.aclose()
+        await self.records.aclose()
+        await self.artifacts.aclose()
+        await self.feed.aclose()
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services

@@ -1,0 +1,103 @@
+"""``changelogs up``: run the whole service on this machine, on embedded parts where nothing else is given."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cli.processes import Child, free_port, http_ok, prefect_env, prefect_server, python, sandbox, sandbox_env
+from core.redis import EmbeddedRedis
+
+console = Console()
+
+
+def up(
+    use_sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Run against the local sandbox instead of the real registries.")
+    ] = False,
+    demo: Annotated[float, typer.Option(help="With --sandbox: publish a new release every N seconds (0: off).")] = 5.0,
+    host: Annotated[str, typer.Option(help="Address the site listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the site.")] = 8000,
+    prefect_port: Annotated[int, typer.Option(help="Port of the local Prefect server.")] = 4200,
+    data_dir: Annotated[Path, typer.Option(help="Where everything local is kept.")] = Path("data"),
+) -> None:
+    """Start Redis, Prefect, the deployments' runner, the npm follower and the site; Ctrl-C stops them all."""
+    started = time.monotonic()
+    data_dir = data_dir.resolve()
+    logs = data_dir / "logs"
+    env: dict[str, str] = {"CHANGELOGS_DATA_DIR": str(data_dir), "CHANGELOGS_SITE_URL": f"http://{host}:{port}"}
+    children: list[Child] = []
+    redis: EmbeddedRedis | None = None
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    def launch(child: Child, timeout_s: float = 60) -> None:
+        console.print(f"  starting [bold]{child.name}[/] (log: {logs / (child.name + '.log')})")
+        children.append(child)
+        child.start()
+        child.wait_ready(timeout_s)
+
+    try:
+        if not os.environ.get("REDIS_URL"):
+            redis = EmbeddedRedis(data_dir / "redis")
+            env["REDIS_URL"] = redis.start()
+            console.print(f"  embedded Redis at {env['REDIS_URL']}")
+        if os.environ.get("PREFECT_API_URL"):
+            env["PREFECT_API_URL"] = os.environ["PREFECT_API_URL"]
+        else:
+            launch(prefect_server(data_dir, port=prefect_port, log_dir=logs), timeout_s=120)
+            env |= prefect_env(data_dir, port=prefect_port)
+        if use_sandbox:
+            launch(sandbox(data_dir, log_dir=logs, demo_s=demo or None))
+            env |= sandbox_env(data_dir)
+        launch(Child("runner", python("-m", "deployments.serve"), env, logs))
+        launch(Child("follower", python("-m", "follower"), env, logs))
+        api = Child(
+            "api",
+            python("-m", "uvicorn", "--factory", "api.asgi:create_asgi", "--host", host, "--port", str(port)),
+            env,
+            logs,
+            ready=http_ok(f"http://{host}:{port}/healthz"),
+        )
+        launch(api)
+        console.print(
+            f"\n[bold green]changelogs is up[/] in {time.monotonic() - started:.1f}s\n"
+            f"  site        http://{host}:{port}\n"
+            f"  Prefect UI  {env['PREFECT_API_URL'].removesuffix('/api')}\n"
+            f"  logs        {logs}\n"
+            "Ctrl-C stops everything.\n"
+        )
+        while not stopping:
+            for child in children:
+                if not child.alive() and child.restart and not stopping:
+                    child.restarts += 1
+                    console.print(f"[yellow]{child.name} exited; restarting (#{child.restarts})[/]")
+                    child.stop()
+                    child.start()
+            time.sleep(0.5)
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        console.print("stopping…")
+        for child in reversed(children):
+            child.stop()
+        if redis is not None:
+            redis.stop()
+        console.print("stopped.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)

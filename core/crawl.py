@@ -1,0 +1,437 @@
+"""Crawling one repository: find its changelog, parse, render, store, announce.
+
+The cost model drives the order of requests: GitHub charges every REST request except an authorised ``304``,
+and raw downloads are not charged at all. A new repository costs one listing of its root plus one raw download;
+an unchanged one costs a single conditional listing answered ``304`` (the root listing's ETag changes whenever
+any file below it changes, because the listing carries each entry's tree or blob sha).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from core import changelog
+from core.changelog import FileInfo
+from core.clients.github import GitHubClient
+from core.errors import ChangelogError, Empty, Gone, NotFound
+from core.feed import CrawlFeed
+from core.models import (
+    ChangelogDocument,
+    ChangelogEntry,
+    CrawledEvent,
+    Outcome,
+    PackageLink,
+    PackageRecord,
+    RepoRecord,
+    RepoRef,
+    SourceFile,
+    VersionNotes,
+    utcnow,
+)
+from core.pages import render_repo_page
+from core.settings import Settings
+from core.store import ArtifactStore, RecordStore, changelog_html_key, changelog_json_key
+
+logger = logging.getLogger(__name__)
+
+_ROOT = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlRequest:
+    """What to crawl: a repository, plus what discovery knows (the package directory and changelog hints)."""
+
+    repo: RepoRef
+    directory: str | None = None
+    hints: tuple[str, ...] = ()
+    force: bool = False
+    discovered: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlResult:
+    """How a crawl ended, for the flow's table artifact and the logs."""
+
+    repo: str
+    outcome: Outcome
+    versions: int = 0
+    latest_version: str | None = None
+    requests: int = 0
+    ms: int = 0
+    source: str | None = None
+    renamed_to: str | None = None
+    reason: str = ""
+    event: CrawledEvent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether a repository is due for a crawl now, and why not."""
+
+    crawl: bool
+    reason: str
+
+
+@dataclass(slots=True)
+class _Found:
+    """What the crawl found in the repository, before storing it."""
+
+    entries: list[ChangelogEntry] = field(default_factory=list)
+    source: SourceFile | None = None
+    sha: str | None = None
+    etags: dict[str, str] = field(default_factory=dict)
+    unchanged: bool = False
+
+
+def decide(
+    record: RepoRecord | None, *, now: dt.datetime, settings: Settings, force: bool = False, discovered: bool = True
+) -> Decision:
+    """The skip rules: recently crawled, gone, no changelog, or backing off after failures.
+
+    A new release (``discovered``) of a repository that has a changelog is worth a crawl once the minimum
+    interval since the last one has passed; everything else waits for ``next_crawl_at``.
+    """
+    if force or record is None or record.next_crawl_at is None:
+        return Decision(True, "forced" if force else "never crawled")
+    if record.next_crawl_at <= now:
+        return Decision(True, "due")
+    earliest = _earliest(record, settings)
+    if discovered and earliest is not None and earliest <= now:
+        return Decision(True, "new release")
+    wait = (earliest if discovered and earliest else record.next_crawl_at) - now
+    reasons = {
+        Outcome.GONE: "repository gone",
+        Outcome.EMPTY: "repository empty",
+        Outcome.NO_CHANGELOG: "no changelog",
+        Outcome.FAILED: f"backing off after {record.failures} failures",
+    }
+    why = reasons.get(record.outcome, "crawled recently")
+    return Decision(False, f"{why}; next crawl in {_human(wait)}")
+
+
+def _human(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _earliest(record: RepoRecord, settings: Settings) -> dt.datetime | None:
+    if record.outcome not in (Outcome.OK, Outcome.UNCHANGED) or record.crawled_at is None:
+        return None
+    return record.crawled_at + dt.timedelta(seconds=settings.recrawl_after_s)
+
+
+def requested(record: RepoRecord, *, settings: Settings) -> RepoRecord:
+    """A new release of a repository crawled too recently: make it due as soon as the minimum interval allows.
+
+    A busy repository rediscovered every minute is therefore crawled once per interval, never starved, and the
+    release that arrived inside the interval is not forgotten.
+    """
+    earliest = _earliest(record, settings)
+    if earliest is not None and (record.next_crawl_at is None or earliest < record.next_crawl_at):
+        return record.model_copy(update={"next_crawl_at": earliest})
+    return record
+
+
+class Crawler:
+    """Crawls repositories with one GitHub client and the stores; safe to share between concurrent crawls."""
+
+    def __init__(
+        self,
+        *,
+        github: GitHubClient,
+        records: RecordStore,
+        artifacts: ArtifactStore,
+        feed: CrawlFeed | None,
+        settings: Settings,
+    ) -> None:
+        self.github = github
+        self.records = records
+        self.artifacts = artifacts
+        self.feed = feed
+        self.settings = settings
+
+    async def previous(self, repo: RepoRef) -> RepoRecord | None:
+        """The stored record of ``repo``, or ``None`` before its first crawl."""
+        try:
+            return await self.records.get_repo(repo.full_name)
+        except NotFound:
+            return None
+
+    async def crawl(self, request: CrawlRequest) -> CrawlResult:
+        """Crawl one repository to completion. Transient failures (``Unavailable``, ``RateLimited``) propagate
+        so the caller can retry; everything else ends in a stored outcome."""
+        started = time.perf_counter()
+        now = utcnow()
+        ref = request.repo
+        previous = await self.previous(ref)
+        decision = decide(
+            previous, now=now, settings=self.settings, force=request.force, discovered=request.discovered
+        )
+        if not decision.crawl:
+            if previous is not None and request.discovered:
+                await self.records.put_repo(requested(previous, settings=self.settings))
+            return CrawlResult(ref.full_name, Outcome.SKIPPED, reason=decision.reason)
+
+        packages = await self.records.packages_for_repo(ref.full_name)
+        directory = request.directory or next((p.directory for p in packages if p.directory), None)
+        hints = tuple(request.hints) + tuple(p.hint for p in packages if p.hint)
+        with self.github.counting() as counter:
+            try:
+                found = await self._find(ref, previous, directory=directory, hints=hints)
+            except Gone as exc:
+                return await self._store_failure(ref, previous, Outcome.GONE, str(exc), started, counter.total)
+            except Empty as exc:
+                return await self._store_failure(ref, previous, Outcome.EMPTY, str(exc), started, counter.total)
+            requests = counter.total
+        actual = RepoRef.parse(self.github.renamed.get(ref.key, ref.full_name))
+        renamed_to = actual.full_name if actual.key != ref.key else None
+
+        if found.unchanged and previous is not None:
+            record = previous.model_copy(
+                update={
+                    "outcome": Outcome.OK if previous.outcome is Outcome.UNCHANGED else previous.outcome,
+                    "crawled_at": now,
+                    "next_crawl_at": now + self._revisit(previous.outcome),
+                    "etags": previous.etags | found.etags,
+                    "failures": 0,
+                    "error": None,
+                }
+            )
+            await self.records.put_repo(record)
+            return CrawlResult(
+                ref.full_name,
+                Outcome.UNCHANGED,
+                versions=previous.versions_count,
+                latest_version=previous.latest_version,
+                requests=requests,
+                ms=_ms(started),
+                source=previous.source_path,
+                reason="not modified",
+            )
+
+        if not found.entries:
+            record = RepoRecord(
+                repo=ref.full_name,
+                outcome=Outcome.NO_CHANGELOG,
+                crawled_at=now,
+                next_crawl_at=now + dt.timedelta(days=self.settings.no_changelog_backoff_days),
+                etags=found.etags,
+                renamed_to=renamed_to,
+                directory=directory,
+                error="no changelog file and no releases",
+            )
+            await self.records.put_repo(record)
+            return CrawlResult(
+                ref.full_name, Outcome.NO_CHANGELOG, requests=requests, ms=_ms(started), renamed_to=renamed_to
+            )
+
+        target = actual if renamed_to else ref
+        notes = [self._notes(entry, target, found.source) for entry in found.entries]
+        document = ChangelogDocument(
+            crawledAt=now,
+            href=f"/api/github/{target.full_name}",
+            repo=target.html_url,
+            changelog=found.source.url if found.source else None,
+            contents=notes,
+            name=target.full_name,
+            packages=[PackageLink(registry=p.registry, name=p.name) for p in packages],
+            source=found.source,
+        )
+        await self._store_artifacts(target, document, packages)
+        latest = _latest(found.entries)
+        record = RepoRecord(
+            repo=target.full_name,
+            outcome=Outcome.OK,
+            crawled_at=now,
+            next_crawl_at=now + self._revisit(Outcome.OK),
+            source_path=found.source.path if found.source else None,
+            source_format=found.source.format if found.source else None,
+            source_url=found.source.url if found.source else None,
+            source_sha=found.sha,
+            directory=directory,
+            etags=found.etags,
+            versions_count=len(found.entries),
+            latest_version=latest.version if latest else None,
+            latest_date=latest.date if latest else None,
+        )
+        await self.records.put_repo(record)
+        if renamed_to:
+            await self.records.put_repo(
+                RepoRecord(
+                    repo=ref.full_name,
+                    outcome=Outcome.GONE,
+                    crawled_at=now,
+                    next_crawl_at=now + dt.timedelta(days=self.settings.gone_backoff_days),
+                    renamed_to=renamed_to,
+                )
+            )
+        event = CrawledEvent(
+            changelog=target.full_name,
+            crawledAt=now,
+            href=document.href,
+            repo=document.repo,
+            changelogUrl=document.changelog,
+            version=latest.version if latest else None,
+        )
+        if self.feed is not None:
+            event = await self.feed.publish(event)
+        return CrawlResult(
+            target.full_name,
+            Outcome.OK,
+            versions=len(found.entries),
+            latest_version=event.version,
+            requests=requests,
+            ms=_ms(started),
+            source=found.source.path if found.source else None,
+            renamed_to=renamed_to,
+            event=event,
+        )
+
+    async def record_failure(self, request: CrawlRequest, error: BaseException) -> RepoRecord:
+        """After retries ran out: back off exponentially (5 min, 10 min, … capped at a day)."""
+        previous = await self.previous(request.repo)
+        failures = (previous.failures if previous else 0) + 1
+        now = utcnow()
+        backoff = dt.timedelta(seconds=min(300 * 2 ** (failures - 1), 86400))
+        base = previous or RepoRecord(repo=request.repo.full_name, outcome=Outcome.FAILED)
+        record = base.model_copy(
+            update={
+                "outcome": Outcome.FAILED if previous is None or previous.outcome != Outcome.OK else Outcome.OK,
+                "failures": failures,
+                "next_crawl_at": now + backoff,
+                "error": f"{type(error).__name__}: {error}"[:500],
+            }
+        )
+        await self.records.put_repo(record)
+        return record
+
+    def _revisit(self, outcome: Outcome) -> dt.timedelta:
+        if outcome is Outcome.GONE:
+            return dt.timedelta(days=self.settings.gone_backoff_days)
+        if outcome in (Outcome.NO_CHANGELOG, Outcome.EMPTY):
+            return dt.timedelta(days=self.settings.no_changelog_backoff_days)
+        return dt.timedelta(seconds=self.settings.revisit_after_s)
+
+    async def _store_failure(
+        self,
+        ref: RepoRef,
+        previous: RepoRecord | None,
+        outcome: Outcome,
+        why: str,
+        started: float,
+        requests: int,
+    ) -> CrawlResult:
+        now = utcnow()
+        base = previous or RepoRecord(repo=ref.full_name, outcome=outcome)
+        record = base.model_copy(
+            update={
+                "outcome": outcome,
+                "crawled_at": now,
+                "next_crawl_at": now + self._revisit(outcome),
+                "error": why[:500],
+                "failures": 0,
+            }
+        )
+        await self.records.put_repo(record)
+        return CrawlResult(ref.full_name, outcome, requests=requests, ms=_ms(started), reason=why)
+
+    async def _find(
+        self, ref: RepoRef, previous: RepoRecord | None, *, directory: str | None, hints: Sequence[str]
+    ) -> _Found:
+        found = _Found()
+        old = previous.etags if previous and previous.outcome in (Outcome.OK, Outcome.UNCHANGED) else {}
+        root = await self.github.list_dir(ref, _ROOT, etag=old.get(_ROOT))
+        if root.not_modified:
+            found.unchanged = True
+            return found
+        if root.etag:
+            found.etags[_ROOT] = root.etag
+        listing: list[FileInfo] = list(root.value)
+        hint_paths = [p for p in (changelog.changelog_hint_path(h, ref) for h in hints) if p]
+        candidates = changelog.find(listing, hints=hint_paths, directory=directory)
+        if not candidates:
+            for path in changelog.dirs_to_list(listing, directory=directory):
+                try:
+                    sub = await self.github.list_dir(ref, path)
+                except NotFound:
+                    continue
+                if sub.etag:
+                    found.etags[path] = sub.etag
+                listing.extend(sub.value)
+            candidates = changelog.find(listing, hints=hint_paths, directory=directory)
+        for candidate in candidates:
+            if previous and candidate.sha and candidate.sha == previous.source_sha:
+                found.unchanged = True
+                return found
+            entries, source = await self._read(ref, candidate)
+            if entries:
+                found.entries, found.source, found.sha = entries, source, candidate.sha
+                return found
+        releases = await self.github.releases(ref)
+        package = directory.rstrip("/").rsplit("/", 1)[-1] if directory else None
+        found.entries = changelog.from_releases(releases.value, package=package)
+        if found.entries:
+            found.source = SourceFile(
+                path="releases", format="markdown", url=None, html_url=f"{ref.html_url}/releases"
+            )
+        return found
+
+    async def _read(self, ref: RepoRef, candidate: FileInfo) -> tuple[list[ChangelogEntry], SourceFile | None]:
+        limit = self.settings.max_changelog_bytes
+        try:
+            raw = await self.github.fetch_file(candidate.download_url or candidate.path, ref=ref, limit=limit)
+            decoded = changelog.decode(raw, limit=limit)
+        except (NotFound, ChangelogError) as exc:
+            logger.info("%s: %s is not usable: %s", ref, candidate.path, exc)
+            return [], None
+        if decoded.truncated:
+            logger.warning("%s: %s cut at %d of %d bytes", ref, candidate.path, limit, decoded.size)
+        fmt = changelog.detect_format(candidate.name, decoded.text)
+        entries = changelog.parse(decoded.text, format=fmt, filename=candidate.name)
+        source = SourceFile(
+            path=candidate.path,
+            format=fmt,
+            url=candidate.download_url,
+            html_url=f"{ref.html_url}/blob/HEAD/{candidate.path}",
+            truncated=decoded.truncated,
+            size=decoded.size if candidate.size is None else max(candidate.size, decoded.size),
+        )
+        return entries, source
+
+    def _notes(self, entry: ChangelogEntry, ref: RepoRef, source: SourceFile | None) -> VersionNotes:
+        fmt = source.format if source else "markdown"
+        html = changelog.render(entry.body, format=fmt, repo=ref, path=source.path if source else None)
+        return VersionNotes(version=entry.version, date=entry.date, title=entry.title, body=entry.body, html=html)
+
+    async def _store_artifacts(
+        self, ref: RepoRef, document: ChangelogDocument, packages: Sequence[PackageRecord]
+    ) -> None:
+        await self.artifacts.put(
+            changelog_json_key(ref.full_name),
+            document.model_dump_json().encode(),
+            content_type="application/json",
+        )
+        page = render_repo_page(document, site_url=self.settings.site_url)
+        await self.artifacts.put(
+            changelog_html_key(ref.full_name), page.encode(), content_type="text/html; charset=utf-8"
+        )
+
+
+def _latest(entries: Sequence[ChangelogEntry]) -> ChangelogEntry | None:
+    released = [e for e in entries if e.version != "Unreleased"]
+    if not released:
+        return None
+    return changelog.newest(released)
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+

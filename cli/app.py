@@ -1,6 +1,8 @@
-"""The ``changelogs`` command: one sub-command per module under ``cli/``."""
+"""The ``changelogs`` command: one sub-command module per concern under ``cli/``."""
 
 from __future__ import annotations
+
+import importlib
 
 import typer
 
@@ -11,19 +13,12 @@ app = typer.Typer(
     add_completion=False,
 )
 
-
-def _register() -> None:
-    # Imported here so that `changelogs parse` does not pay for Prefect's import.
-    from cli import engine
-
-    engine.register(app)
-    try:
-        from cli import up
-    except ImportError:  # pragma: no cover - only while a command module is being written
-        return
-    up.register(app)
+# Each module adds its commands with register(app). They are imported when the command line starts, so a module
+# must keep heavy imports (Prefect, FastAPI) inside its commands: `changelogs parse` runs once per file.
+_COMMAND_MODULES = ("cli.engine", "cli.up")
 
 
 def main() -> None:
-    _register()
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(app)
     app()

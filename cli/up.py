@@ -11,9 +11,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.processes import Child, free_port, http_ok, prefect_env, prefect_server, python, sandbox, sandbox_env
-from core.redis import EmbeddedRedis
-
 console = Console()
 
 
@@ -28,12 +25,15 @@ def up(
     data_dir: Annotated[Path, typer.Option(help="Where everything local is kept.")] = Path("data"),
 ) -> None:
     """Start Redis, Prefect, the deployments' runner, the npm follower and the site; Ctrl-C stops them all."""
+    from cli.processes import Child, http_ok, prefect_env, prefect_server, python, sandbox, sandbox_env
+    from core.redis import EmbeddedRedis
+
     started = time.monotonic()
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
     env: dict[str, str] = {"CHANGELOGS_DATA_DIR": str(data_dir), "CHANGELOGS_SITE_URL": f"http://{host}:{port}"}
     children: list[Child] = []
-    redis: EmbeddedRedis | None = None
+    redis = None
     stopping = False
 
     def stop(*_: object) -> None:

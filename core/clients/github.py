@@ -1,0 +1,468 @@
+"""GitHub's REST API as the crawler uses it: conditional requests, the shared budget, and every documented failure.
+
+API facts (shared/API-NOTES.md §1):
+- Every answer carries ``x-ratelimit-remaining`` and ``x-ratelimit-reset`` (UTC epoch seconds). A spent budget is
+  ``403``/``429`` with ``x-ratelimit-remaining: 0``; a secondary limit is ``403``/``429`` with ``retry-after`` or a
+  message saying so (wait 60 s when neither says how long, as octokit and PyGithub do).
+- ``If-None-Match`` with a stored ETag gets ``304``, which is not charged when the request is authorised.
+- A renamed or transferred repository answers ``301`` to ``/repositories/{id}``; a missing one ``404 Not Found``;
+  a blocked one ``451``; an empty one ``409`` (``404 "This repository is empty."`` on ``/contents``).
+- Raw downloads (``download_url``) are not charged to the REST budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from core.clients._http import DEFAULT_RETRY, RetryPolicy, map_shape_errors, map_transport_errors, retry_after
+from core.errors import BadResponse, ConfigError, Empty, Gone, NotFound, RateLimited, Unavailable, UpstreamError
+from core.models import Release, RepoRef
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+API_VERSION = "2022-11-28"
+_JSON = "application/vnd.github+json"
+_RAW = "application/vnd.github.raw"
+_MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 307, 308})
+# A JSON answer larger than this is not one GitHub sends for these endpoints.
+_JSON_LIMIT = 32 * 1024 * 1024
+_ERROR_BODY_LIMIT = 64 * 1024
+_SECONDARY_WAIT_S = 60.0
+_EMPTY_MESSAGES = ("this repository is empty.", "git repository is empty.")
+
+
+class RateGate(Protocol):
+    """The GitHub budget shared by the callers of one or more clients.
+
+    A client calls ``acquire()`` before each charged request and ``observe()`` exactly once after it, whatever
+    happened (with ``None`` values when no budget was announced, e.g. after a timeout).
+    """
+
+    async def acquire(self) -> None:
+        """Wait until one more charged request may be sent; raises ``RateLimited`` rather than wait too long."""
+        ...
+
+    def observe(self, remaining: int | None, reset_at: dt.datetime | None) -> None:
+        """Record the budget an answer announced: ``remaining`` requests until ``reset_at``."""
+        ...
+
+
+class BudgetGate:
+    """The in-process ``RateGate``: pauses every caller until reset when the budget falls to ``reserve``.
+
+    The estimate is the lowest ``remaining`` announced in the current window minus the requests still in flight,
+    so concurrent callers never send past the budget, and uncharged ``304`` answers do not wear it down. An answer
+    that announces ``remaining == 0`` (a spent budget, or a secondary limit reported that way) pauses everyone
+    until its ``reset_at``. ``max_wait_s`` bounds a pause: past it, ``acquire`` raises ``RateLimited`` so the
+    caller can give up and come back at ``reset_at`` (a Prefect task should not sleep for most of an hour).
+    """
+
+    def __init__(self, *, reserve: int = 50, max_wait_s: float | None = None) -> None:
+        self.reserve = reserve
+        self.max_wait_s = max_wait_s
+        self._remaining: int | None = None
+        self._reset_ts: float | None = None
+        self._paused_until = 0.0
+        self._in_flight = 0
+
+    @property
+    def remaining(self) -> int | None:
+        """The estimated requests left in the current window (``None`` when unknown)."""
+        if self._remaining is None:
+            return None
+        return self._remaining - self._in_flight
+
+    async def acquire(self) -> None:
+        while (resume_ts := self._resume_ts()) is not None:
+            wait_s = resume_ts - time.time()
+            reset_at = dt.datetime.fromtimestamp(resume_ts, dt.UTC)
+            if self.max_wait_s is not None and wait_s > self.max_wait_s:
+                raise RateLimited("GitHub budget spent", reset_at=reset_at)
+            logger.warning(
+                "GitHub budget at %s (reserve %d): pausing %.0f s until %s",
+                self.remaining,
+                self.reserve,
+                wait_s,
+                reset_at.isoformat(),
+            )
+            await asyncio.sleep(wait_s)
+        self._in_flight += 1
+
+    def _resume_ts(self) -> float | None:
+        """When sending may resume, or ``None`` when it may go now."""
+        now = time.time()
+        if self._paused_until > now:
+            return self._paused_until
+        remaining = self.remaining
+        if remaining is None or self._reset_ts is None or remaining > self.reserve:
+            return None
+        resume_ts = self._reset_ts + 1.0  # octokit waits until one second past the reset
+        if resume_ts <= now:
+            self._remaining = self._reset_ts = None  # a new window: unknown until the next answer
+            return None
+        return resume_ts
+
+    def observe(self, remaining: int | None, reset_at: dt.datetime | None) -> None:
+        self._in_flight = max(0, self._in_flight - 1)
+        if remaining is None or reset_at is None:
+            return
+        reset_ts = reset_at.timestamp()
+        if remaining <= 0:
+            self._paused_until = max(self._paused_until, reset_ts)
+        if self._reset_ts is None or self._remaining is None or reset_ts > self._reset_ts + 1:
+            self._remaining, self._reset_ts = remaining, reset_ts
+        elif reset_ts >= self._reset_ts - 1:
+            # Same window: answers arrive out of order, and the lowest count is the latest.
+            self._remaining = min(self._remaining, remaining)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched(Generic[T]):
+    """An answer to a conditional request: ``value`` is ``None`` when ``not_modified`` (``304``)."""
+
+    value: T | None
+    etag: str | None
+    not_modified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RepoInfo:
+    """A repository as GitHub names it now; ``moved_from`` is the name asked for when GitHub redirected (301)."""
+
+    id: int
+    ref: RepoRef
+    default_branch: str
+    fork: bool
+    archived: bool
+    private: bool
+    html_url: str
+    moved_from: RepoRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """One entry of a directory listing (``type`` is file, dir, symlink or submodule)."""
+
+    path: str
+    name: str
+    size: int
+    type: str
+    download_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A file's first bytes: at most the limit asked for; ``truncated`` when the file is longer.
+
+    ``size`` is the full size when known (the whole file was read, or the server said ``Content-Length``).
+    """
+
+    content: bytes
+    truncated: bool
+    size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    truncated: bool
+    moved: bool
+    next_url: str | None
+
+
+def _rate_headers(headers: httpx.Headers) -> tuple[int | None, dt.datetime | None]:
+    try:
+        remaining = int(headers["x-ratelimit-remaining"])
+        reset_at = dt.datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), dt.UTC)
+    except (KeyError, ValueError, OverflowError, OSError):
+        return None, None
+    return remaining, reset_at
+
+
+def _message(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace")
+    message = data.get("message") if isinstance(data, Mapping) else None
+    return message if isinstance(message, str) else ""
+
+
+def _raise_for_status(
+    status: int, headers: httpx.Headers, body: bytes, *, url: str, missing: type[UpstreamError]
+) -> None:
+    """The one mapping of GitHub's statuses to our errors. ``missing`` is what a plain 404 means for this call:
+    ``Gone`` when it is the repository itself that is missing, ``NotFound`` for a path in it."""
+    if status < 300 or status == 304:
+        return
+    message = _message(body)
+    if status in (403, 429):
+        remaining, reset_at = _rate_headers(headers)
+        if "retry-after" in headers:
+            reset = retry_after(headers, default_s=0)
+            raise RateLimited(f"GitHub secondary rate limit: {message}", reset_at=reset, url=url, status=status)
+        if remaining == 0:
+            reset = reset_at or retry_after(headers, default_s=_SECONDARY_WAIT_S)
+            raise RateLimited(f"GitHub rate limit: {message}", reset_at=reset, url=url, status=status)
+        if status == 429 or "rate limit" in message.lower():
+            reset = retry_after(headers, default_s=_SECONDARY_WAIT_S)
+            raise RateLimited(f"GitHub secondary rate limit: {message}", reset_at=reset, url=url, status=status)
+        raise UpstreamError(f"GitHub forbade the request: {message}", url=url, status=status)
+    if status == 401:
+        raise ConfigError(f"GITHUB_TOKEN: GitHub rejected the token ({message or 'Bad credentials'})")
+    if status == 404:
+        if message.lower() in _EMPTY_MESSAGES:
+            raise Empty(message, url=url, status=status)
+        raise missing(message or "Not Found", url=url, status=status)
+    if status == 409:
+        raise Empty(message or "Git Repository is empty.", url=url, status=status)
+    if status == 451:
+        raise Gone(message or "Repository access blocked", url=url, status=status)
+    if status >= 500:
+        raise Unavailable(f"GitHub failed: {message}", url=url, status=status)
+    raise UpstreamError(f"GitHub refused the request: {message}", url=url, status=status)
+
+
+def _timestamp(value: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _release(row: Mapping[str, Any]) -> Release:
+    return Release(
+        tag_name=str(row["tag_name"]),
+        name=row.get("name"),
+        body=row.get("body"),
+        draft=bool(row.get("draft", False)),
+        prerelease=bool(row.get("prerelease", False)),
+        published_at=_timestamp(row.get("published_at")),
+        html_url=row.get("html_url"),
+    )
+
+
+class GitHubClient:
+    """GitHub's REST API for the crawler. Every call takes the ETag of a previous answer and returns ``Fetched``.
+
+    ``requests`` counts the requests sent per kind (``repo``, ``list_dir``, ``fetch_file``, ``releases``; every
+    redirect hop and retry included), ``not_modified`` those answered ``304``, and ``charged`` the successful
+    ones GitHub bills to the budget (API requests, less authorised ``304`` answers), so a crawl can report them.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        token: str | None,
+        gate: RateGate | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._api_host = urlsplit(self._base).netloc
+        self._token = token
+        self.gate: RateGate = gate if gate is not None else BudgetGate()
+        self._retry = retry
+        self.requests: Counter[str] = Counter()
+        self.not_modified: Counter[str] = Counter()
+        self.charged: Counter[str] = Counter()
+
+    @property
+    def requests_total(self) -> int:
+        """Every request sent by this client."""
+        return self.requests.total()
+
+    async def repo(self, ref: RepoRef, *, etag: str | None = None) -> Fetched[RepoInfo]:
+        """The repository, following a rename or transfer (``moved_from`` is then set).
+
+        Raises ``Gone`` (missing, private or blocked), ``RateLimited``, ``Unavailable``.
+        """
+        url = f"{self._base}/repos/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}"
+        answer = await self._get("repo", url, etag=etag, missing=Gone)
+        if answer.status == 304:
+            return Fetched(None, answer.headers.get("etag") or etag, not_modified=True)
+        data = self._json(answer, url)
+        with map_shape_errors(url):
+            info = RepoInfo(
+                id=int(data["id"]),
+                ref=RepoRef.parse(str(data["full_name"])),
+                default_branch=str(data.get("default_branch") or "main"),
+                fork=bool(data.get("fork", False)),
+                archived=bool(data.get("archived", False)),
+                private=bool(data.get("private", False)),
+                html_url=str(data.get("html_url") or ""),
+                moved_from=ref if answer.moved else None,
+            )
+        return Fetched(info, answer.headers.get("etag"))
+
+    async def list_dir(self, ref: RepoRef, path: str = "", *, etag: str | None = None) -> Fetched[list[FileInfo]]:
+        """The entries of a directory on the default branch (GitHub lists at most 1,000).
+
+        A missing repository (404 on the root listing) raises ``Gone``; a missing path, or a path that is a file,
+        ``NotFound``; an empty repository ``Empty``.
+        """
+        clean = path.strip("/")
+        url = f"{self._base}/repos/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}/contents/{quote(clean)}"
+        answer = await self._get("list_dir", url, etag=etag, missing=NotFound if clean else Gone)
+        if answer.status == 304:
+            return Fetched(None, answer.headers.get("etag") or etag, not_modified=True)
+        data = self._json(answer, url)
+        if not isinstance(data, list):
+            raise NotFound(f"{clean or '/'} is not a directory", url=url)
+        with map_shape_errors(url):
+            entries = [
+                FileInfo(
+                    path=str(row["path"]),
+                    name=str(row["name"]),
+                    size=int(row.get("size") or 0),
+                    type=str(row["type"]),
+                    download_url=row.get("download_url"),
+                )
+                for row in data
+            ]
+        return Fetched(entries, answer.headers.get("etag"))
+
+    async def fetch_file(self, url_or_path: str, *, limit: int, etag: str | None = None) -> Fetched[Download]:
+        """A file's first ``limit`` bytes, streamed: a larger file is cut, never read whole.
+
+        ``url_or_path`` is a ``download_url`` from a listing (a raw download, not charged to the budget) or an API
+        path such as ``/repos/{owner}/{repo}/contents/{path}`` (fetched as raw bytes, charged). 404 → ``NotFound``.
+        """
+        if urlsplit(url_or_path).scheme:
+            url, accept = url_or_path, None
+        else:
+            url, accept = f"{self._base}/{url_or_path.lstrip('/')}", _RAW
+        answer = await self._get("fetch_file", url, etag=etag, missing=NotFound, limit=limit, accept=accept)
+        if answer.status == 304:
+            return Fetched(None, answer.headers.get("etag") or etag, not_modified=True)
+        size = len(answer.body) if not answer.truncated else None
+        length = answer.headers.get("content-length", "")
+        if size is None and length.isdigit() and "content-encoding" not in answer.headers:
+            size = int(length)
+        return Fetched(Download(answer.body, answer.truncated, size), answer.headers.get("etag"))
+
+    async def releases(self, ref: RepoRef, *, max_pages: int = 1, etag: str | None = None) -> Fetched[list[Release]]:
+        """Published releases, newest first, 100 a page, following ``Link: rel="next"`` for ``max_pages`` pages.
+
+        The ETag is that of the first page. A missing repository raises ``Gone``.
+        """
+        url: str | None = (
+            f"{self._base}/repos/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}/releases?per_page=100"
+        )
+        releases: list[Release] = []
+        first_etag: str | None = None
+        for page in range(max_pages):
+            if url is None:
+                break
+            answer = await self._get("releases", url, etag=etag if page == 0 else None, missing=Gone)
+            if answer.status == 304:
+                return Fetched(None, answer.headers.get("etag") or etag, not_modified=True)
+            if page == 0:
+                first_etag = answer.headers.get("etag")
+            data = self._json(answer, url)
+            with map_shape_errors(url):
+                releases.extend(_release(row) for row in data)
+            url = answer.next_url
+        return Fetched(releases, first_etag)
+
+    def _json(self, answer: _Answer, url: str) -> Any:
+        if answer.truncated:
+            raise BadResponse(f"JSON answer over {_JSON_LIMIT} bytes", url=url, status=answer.status)
+        try:
+            return json.loads(answer.body)
+        except ValueError as exc:
+            raise BadResponse(f"malformed JSON: {exc}", url=url, status=answer.status) from exc
+
+    async def _get(
+        self,
+        kind: str,
+        url: str,
+        *,
+        etag: str | None,
+        missing: type[UpstreamError],
+        limit: int = _JSON_LIMIT,
+        accept: str | None = _JSON,
+    ) -> _Answer:
+        async def once() -> _Answer:
+            return await self._get_once(kind, url, etag=etag, missing=missing, limit=limit, accept=accept)
+
+        return await self._retry.call(once)
+
+    async def _get_once(
+        self, kind: str, url: str, *, etag: str | None, missing: type[UpstreamError], limit: int, accept: str | None
+    ) -> _Answer:
+        moved = False
+        for _ in range(_MAX_REDIRECTS + 1):
+            charged = url.startswith(self._base + "/")
+            if charged:
+                await self.gate.acquire()
+            self.requests[kind] += 1
+            remaining: int | None = None
+            reset_at: dt.datetime | None = None
+            try:
+                with map_transport_errors(url):
+                    request = self._http.build_request("GET", url, headers=self._headers(url, etag, accept))
+                    response = await self._http.send(request, stream=True)
+                    try:
+                        remaining, reset_at = _rate_headers(response.headers)
+                        status = response.status_code
+                        if status in _REDIRECTS and "location" in response.headers:
+                            moved = moved or status in (301, 308)
+                            url = str(response.url.join(response.headers["location"]))
+                            continue
+                        body, truncated = await _read(response, limit if status < 300 else _ERROR_BODY_LIMIT)
+                    finally:
+                        await response.aclose()
+                _raise_for_status(status, response.headers, body, url=url, missing=missing)
+            except RateLimited as exc:
+                # Told to the gate as a spent budget, so every caller sharing it waits, not only this one.
+                remaining, reset_at = 0, exc.reset_at
+                raise
+            finally:
+                if charged:
+                    self.gate.observe(remaining, reset_at)
+            if status == 304:
+                self.not_modified[kind] += 1
+            if charged and not (status == 304 and self._token):
+                self.charged[kind] += 1
+            return _Answer(status, response.headers, body, truncated, moved, response.links.get("next", {}).get("url"))
+        raise BadResponse(f"more than {_MAX_REDIRECTS} redirects", url=url)
+
+    def _headers(self, url: str, etag: str | None, accept: str | None) -> dict[str, str]:
+        headers = {"X-GitHub-Api-Version": API_VERSION}
+        if accept:
+            headers["Accept"] = accept
+        if etag:
+            headers["If-None-Match"] = etag
+        host = urlsplit(url).netloc
+        # The token goes to the API and to GitHub's raw host only (raw downloads are rate limited harder without it).
+        if self._token and (host == self._api_host or host.endswith("githubusercontent.com")):
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+
+async def _read(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the body, and whether there was more."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False

@@ -16,6 +16,7 @@ from core.clients.github import (
     GitHubClient,
     RateGate,
     RepoInfo,
+    RequestCount,
 )
 from core.clients.npm import Change, ChangesPage, NpmClient, NpmManifest, resolve_manifest
 from core.clients.pypi import PyPIChange, PyPIClient, PyPIProject, normalize_label, resolve_project
@@ -39,6 +40,7 @@ __all__ = [
     "PyPIProject",
     "RateGate",
     "RepoInfo",
+    "RequestCount",
     "RetryPolicy",
     "RubyGemsClient",
     "normalize_label",

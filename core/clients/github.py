@@ -18,8 +18,10 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -28,6 +30,7 @@ import httpx
 from core.clients._http import DEFAULT_RETRY, RetryPolicy, map_shape_errors, map_transport_errors, retry_after
 from core.errors import BadResponse, ConfigError, Empty, Gone, NotFound, RateLimited, Unavailable, UpstreamError
 from core.models import Release, RepoRef
+from core.repourl import resolve
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +179,22 @@ class Download:
     size: int | None
 
 
+@dataclass(slots=True)
+class RequestCount:
+    """Requests sent, per kind (``repo``, ``list_dir``, ``fetch_file``, ``releases``; every redirect hop and retry
+    included); those answered ``304``; and those GitHub charges to the budget (API requests, less authorised
+    ``304`` answers)."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    not_modified: Counter[str] = field(default_factory=Counter)
+    charged: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        """Every request sent."""
+        return self.requests.total()
+
+
 @dataclass(frozen=True, slots=True)
 class _Answer:
     status: int
@@ -258,9 +277,9 @@ def _release(row: Mapping[str, Any]) -> Release:
 class GitHubClient:
     """GitHub's REST API for the crawler. Every call takes the ETag of a previous answer and returns ``Fetched``.
 
-    ``requests`` counts the requests sent per kind (``repo``, ``list_dir``, ``fetch_file``, ``releases``; every
-    redirect hop and retry included), ``not_modified`` those answered ``304``, and ``charged`` the successful
-    ones GitHub bills to the budget (API requests, less authorised ``304`` answers), so a crawl can report them.
+    ``counts`` holds every request this client sent; ``counting()`` counts those of one crawl among concurrent
+    ones. ``renamed`` maps the key of a repository GitHub redirected (301) to its current ``owner/name``. The
+    client uses the ``http`` client it is given; ``aclose()`` closes it.
     """
 
     def __init__(
@@ -278,21 +297,30 @@ class GitHubClient:
         self._token = token
         self.gate: RateGate = gate if gate is not None else BudgetGate()
         self._retry = retry
-        self.requests: Counter[str] = Counter()
-        self.not_modified: Counter[str] = Counter()
-        self.charged: Counter[str] = Counter()
+        self.counts = RequestCount()
+        self.renamed: dict[str, str] = {}
+        self._scoped: ContextVar[tuple[RequestCount, ...]] = ContextVar(f"github-counts-{id(self)}", default=())
 
-    @property
-    def requests_total(self) -> int:
-        """Every request sent by this client."""
-        return self.requests.total()
+    @contextmanager
+    def counting(self) -> Iterator[RequestCount]:
+        """Count the requests sent inside this block by the current task (and the tasks it starts)."""
+        count = RequestCount()
+        token = self._scoped.set((*self._scoped.get(), count))
+        try:
+            yield count
+        finally:
+            self._scoped.reset(token)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this client was given."""
+        await self._http.aclose()
 
     async def repo(self, ref: RepoRef, *, etag: str | None = None) -> Fetched[RepoInfo]:
         """The repository, following a rename or transfer (``moved_from`` is then set).
 
         Raises ``Gone`` (missing, private or blocked), ``RateLimited``, ``Unavailable``.
         """
-        url = f"{self._base}/repos/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}"
+        url = self._repo_url(ref)
         answer = await self._get("repo", url, etag=etag, missing=Gone)
         if answer.status == 304:
             return Fetched(None, answer.headers.get("etag") or etag, not_modified=True)
@@ -308,6 +336,8 @@ class GitHubClient:
                 html_url=str(data.get("html_url") or ""),
                 moved_from=ref if answer.moved else None,
             )
+        if answer.moved:
+            self._renamed(ref, info.ref)
         return Fetched(info, answer.headers.get("etag"))
 
     async def list_dir(self, ref: RepoRef, path: str = "", *, etag: str | None = None) -> Fetched[list[FileInfo]]:
@@ -317,7 +347,7 @@ class GitHubClient:
         ``NotFound``; an empty repository ``Empty``.
         """
         clean = path.strip("/")
-        url = f"{self._base}/repos/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}/contents/{quote(clean)}"
+        url = f"{self._repo_url(ref)}/contents/{quote(clean)}"
         answer = await self._get("list_dir", url, etag=etag, missing=NotFound if clean else Gone)
         if answer.status == 304:
             return Fetched(None, answer.headers.get("etag") or etag, not_modified=True)
@@ -335,18 +365,30 @@ class GitHubClient:
                 )
                 for row in data
             ]
+            if answer.moved:
+                # The entries' html_url names the repository as it is called now; an empty listing cannot.
+                current = next((r.repo for row in data if (r := resolve(row.get("html_url"))).repo), None)
+                if current is None:
+                    info = (await self.repo(ref)).value
+                    current = info.ref if info else None
+                if current is not None:
+                    self._renamed(ref, current)
         return Fetched(entries, answer.headers.get("etag"))
 
-    async def fetch_file(self, url_or_path: str, *, limit: int, etag: str | None = None) -> Fetched[Download]:
+    async def fetch_file(
+        self, url_or_path: str, *, limit: int, ref: RepoRef | None = None, etag: str | None = None
+    ) -> Fetched[Download]:
         """A file's first ``limit`` bytes, streamed: a larger file is cut, never read whole.
 
-        ``url_or_path`` is a ``download_url`` from a listing (a raw download, not charged to the budget) or an API
-        path such as ``/repos/{owner}/{repo}/contents/{path}`` (fetched as raw bytes, charged). 404 → ``NotFound``.
+        ``url_or_path`` is a ``download_url`` from a listing (a raw download, not charged to the budget) or a path
+        in the repository ``ref`` (fetched raw through the contents API, charged). 404 → ``NotFound``.
         """
         if urlsplit(url_or_path).scheme:
             url, accept = url_or_path, None
+        elif ref is not None:
+            url, accept = f"{self._repo_url(ref)}/contents/{quote(url_or_path.strip('/'))}", _RAW
         else:
-            url, accept = f"{self._base}/{url_or_path.lstrip('/')}", _RAW
+            raise ValueError(f"{url_or_path!r} is a path: say which repository it is in (ref=)")
         answer = await self._get("fetch_file", url, etag=etag, missing=NotFound, limit=limit, accept=accept)
         if answer.status == 304:
             return Fetched(None, answer.headers.get("etag") or etag, not_modified=True)
@@ -361,9 +403,7 @@ class GitHubClient:
 
         The ETag is that of the first page. A missing repository raises ``Gone``.
         """
-        url: str | None = (
-            f"{self._base}/repos/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}/releases?per_page=100"
-        )
+        url: str | None = f"{self._repo_url(ref)}/releases?per_page=100"
         releases: list[Release] = []
         first_etag: str | None = None
         for page in range(max_pages):
@@ -379,6 +419,17 @@ class GitHubClient:
                 releases.extend(_release(row) for row in data)
             url = answer.next_url
         return Fetched(releases, first_etag)
+
+    def _repo_url(self, ref: RepoRef) -> str:
+        return f"{self._base}/repos/{quote(ref.owner, safe='')}/{quote(ref.name, safe='')}"
+
+    def _renamed(self, old: RepoRef, new: RepoRef) -> None:
+        if new.key != old.key:
+            logger.info("GitHub: %s is now %s", old, new)
+            self.renamed[old.key] = new.full_name
+
+    def _counts(self) -> tuple[RequestCount, ...]:
+        return (self.counts, *self._scoped.get())
 
     def _json(self, answer: _Answer, url: str) -> Any:
         if answer.truncated:
@@ -411,7 +462,8 @@ class GitHubClient:
             charged = url.startswith(self._base + "/")
             if charged:
                 await self.gate.acquire()
-            self.requests[kind] += 1
+            for count in self._counts():
+                count.requests[kind] += 1
             remaining: int | None = None
             reset_at: dt.datetime | None = None
             try:
@@ -436,10 +488,11 @@ class GitHubClient:
             finally:
                 if charged:
                     self.gate.observe(remaining, reset_at)
-            if status == 304:
-                self.not_modified[kind] += 1
-            if charged and not (status == 304 and self._token):
-                self.charged[kind] += 1
+            for count in self._counts():
+                if status == 304:
+                    count.not_modified[kind] += 1
+                if charged and not (status == 304 and self._token):
+                    count.charged[kind] += 1
             return _Answer(status, response.headers, body, truncated, moved, response.links.get("next", {}).get("url"))
         raise BadResponse(f"more than {_MAX_REDIRECTS} redirects", url=url)
 

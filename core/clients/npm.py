@@ -102,6 +102,13 @@ class NpmClient:
         self._replicate = replicate_url.rstrip("/")
         self._retry = retry
 
+    async def update_seq(self) -> Seq:
+        """The feed's current position (``update_seq`` of the replication database's root document)."""
+        url = self._replicate
+        data = await get_json(self._http, url, check=_raise_for_status, retry=self._retry)
+        with map_shape_errors(url):
+            return _seq(data["update_seq"])
+
     async def changes(self, since: Seq | None, limit: int) -> ChangesPage:
         """One page of at most ``limit`` changes after ``since`` (from the start when ``None``).
 

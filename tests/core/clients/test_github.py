@@ -60,11 +60,6 @@ def github(
     return GitHubClient(make_http(handler), base_url=BASE, token=token, gate=gate or RecordingGate(), retry=FAST_RETRY)
 
 
-def test_recording_gate_is_a_rate_gate() -> None:
-    gate: RateGate = RecordingGate()
-    assert gate is not None
-
-
 class TestRepo:
     async def test_repo_reads_the_recorded_answer_with_the_documented_headers(self, make_http: MakeHttp) -> None:
         seen: list[httpx.Request] = []
@@ -100,15 +95,15 @@ class TestRepo:
         assert second.not_modified
         assert second.value is None
         assert second.etag == '"v1"'
-        assert client.requests["repo"] == 2
-        assert client.not_modified["repo"] == 1
-        assert client.charged["repo"] == 1
+        assert client.counts.requests["repo"] == 2
+        assert client.counts.not_modified["repo"] == 1
+        assert client.counts.charged["repo"] == 1
 
     async def test_unauthenticated_not_modified_is_still_charged(self, make_http: MakeHttp) -> None:
         client = github(make_http, lambda _: answer(304, etag='"v1"'), token=None)
         fetched = await client.repo(REF, etag='"v1"')
         assert fetched.not_modified
-        assert client.charged["repo"] == 1
+        assert client.counts.charged["repo"] == 1
 
     async def test_no_token_sends_no_authorization(self, make_http: MakeHttp) -> None:
         seen: list[httpx.Request] = []
@@ -140,7 +135,7 @@ class TestRepo:
         assert fetched.value is not None
         assert fetched.value.ref == REF
         assert fetched.value.moved_from == RepoRef("old-owner", "old-name")
-        assert client.requests["repo"] == 2
+        assert client.counts.requests["repo"] == 2
         assert [event[0] for event in gate.events] == ["acquire", "observe", "acquire", "observe"]
 
     @pytest.mark.parametrize(
@@ -250,6 +245,40 @@ class TestListDir:
         assert fetched.not_modified
         assert fetched.etag == '"dir"'
 
+    async def test_renamed_repository_listing_records_the_new_name_from_its_entries(self, make_http: MakeHttp) -> None:
+        listing = json.loads(recorded("github/contents_scrapy_root.json"))
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path.startswith("/repos/old/scrapy/"):
+                return answer(301, {"message": "Moved Permanently"}, location=f"{BASE}/repositories/529502/contents/")
+            return answer(200, listing)
+
+        client = github(make_http, handler)
+        fetched = await client.list_dir(RepoRef("old", "scrapy"))
+        assert fetched.value is not None
+        assert len(fetched.value) == len(listing)
+        assert client.renamed == {"old/scrapy": "scrapy/scrapy"}
+        assert client.counts.requests == {"list_dir": 2}
+
+    async def test_renamed_repository_with_an_empty_listing_asks_for_the_repository(self, make_http: MakeHttp) -> None:
+        repo = json.loads(recorded("github/repos_gocardless_statesman.json"))
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path.startswith("/repos/old/name"):
+                target = "/contents/" if "contents" in request.url.path else ""
+                return answer(301, {"message": "Moved Permanently"}, location=f"{BASE}/repositories/1{target}")
+            return answer(200, [] if "contents" in request.url.path else repo)
+
+        client = github(make_http, handler)
+        await client.list_dir(RepoRef("old", "name"))
+        assert client.renamed == {"old/name": "gocardless/statesman"}
+        assert client.counts.requests == {"list_dir": 2, "repo": 2}
+
+    async def test_unmoved_repository_records_no_rename(self, make_http: MakeHttp) -> None:
+        client = github(make_http, lambda _: answer(200, content=recorded("github/contents_scrapy_root.json")))
+        await client.list_dir(RepoRef("Scrapy", "Scrapy"))
+        assert client.renamed == {}
+
 
 class TestFetchFile:
     async def test_raw_download_is_not_charged_to_the_budget(self, make_http: MakeHttp) -> None:
@@ -269,8 +298,8 @@ class TestFetchFile:
         assert fetched.value.size == len(b"# Changelog\n\n## 1.0\n")
         assert fetched.etag == '"raw"'
         assert gate.events == []
-        assert client.requests["fetch_file"] == 1
-        assert client.charged["fetch_file"] == 0
+        assert client.counts.requests["fetch_file"] == 1
+        assert client.counts.charged["fetch_file"] == 0
         assert seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
 
     async def test_token_is_not_sent_to_other_hosts(self, make_http: MakeHttp) -> None:
@@ -321,13 +350,17 @@ class TestFetchFile:
             return answer(200, content=b"# hello-world", content_type="application/vnd.github.v3.raw; charset=utf-8")
 
         client = github(make_http, handler, gate=gate)
-        fetched = await client.fetch_file("/repos/octokit-fixture-org/hello-world/contents/README.md", limit=100)
+        fetched = await client.fetch_file("README.md", ref=RepoRef("octokit-fixture-org", "hello-world"), limit=100)
         assert fetched.value is not None
         assert fetched.value.content == b"# hello-world"
         assert str(seen[0].url) == f"{BASE}/repos/octokit-fixture-org/hello-world/contents/README.md"
         assert seen[0].headers["Accept"] == "application/vnd.github.raw"
         assert [event[0] for event in gate.events] == ["acquire", "observe"]
-        assert client.charged["fetch_file"] == 1
+        assert client.counts.charged["fetch_file"] == 1
+
+    async def test_a_path_without_its_repository_is_refused(self, make_http: MakeHttp) -> None:
+        with pytest.raises(ValueError, match="ref="):
+            await github(make_http, lambda _: answer(200, [])).fetch_file("CHANGELOG.md", limit=10)
 
     async def test_missing_file_is_not_found(self, make_http: MakeHttp) -> None:
         with pytest.raises(NotFound):
@@ -387,7 +420,7 @@ class TestReleases:
         fetched = await client.releases(REF, max_pages=max_pages)
         assert fetched.value is not None
         assert [release.tag_name for release in fetched.value] == ["v3", "v2", "v1"][:expected_requests]
-        assert requests == expected_requests == client.requests["releases"]
+        assert requests == expected_requests == client.counts.requests["releases"]
 
     async def test_releases_not_modified(self, make_http: MakeHttp) -> None:
         fetched = await github(make_http, lambda _: answer(304, etag='"rel"')).releases(REF, etag='"rel"')
@@ -464,7 +497,7 @@ class TestBudgetAndFailures:
             await client.repo(REF)
         with pytest.raises(RateLimited) as caught:
             await client.list_dir(REF)
-        assert client.requests_total == 1
+        assert client.counts.total == 1
         assert caught.value.reset_at >= dt.datetime.fromtimestamp(reset, dt.UTC)
 
     async def test_server_errors_are_retried_with_each_attempt_through_the_gate(self, make_http: MakeHttp) -> None:
@@ -473,7 +506,7 @@ class TestBudgetAndFailures:
         client = github(make_http, lambda _: answers.pop(0), gate=gate)
         fetched = await client.list_dir(REF)
         assert fetched.value == []
-        assert client.requests["list_dir"] == 3
+        assert client.counts.requests["list_dir"] == 3
         assert [event[0] for event in gate.events] == ["acquire", "observe"] * 3
 
     async def test_timeouts_are_retried_then_unavailable_and_the_gate_stays_balanced(self, make_http: MakeHttp) -> None:
@@ -485,13 +518,46 @@ class TestBudgetAndFailures:
         client = github(make_http, handler, gate=gate)
         with pytest.raises(Unavailable):
             await client.repo(REF)
-        assert client.requests["repo"] == FAST_RETRY.attempts
+        assert client.counts.requests["repo"] == FAST_RETRY.attempts
         assert gate.events == [("acquire", None, None), ("observe", None, None)] * FAST_RETRY.attempts
 
     async def test_persistent_server_errors_are_unavailable(self, make_http: MakeHttp) -> None:
         with pytest.raises(Unavailable) as caught:
             await github(make_http, lambda _: answer(500, {"message": "Server Error"})).releases(REF)
         assert caught.value.status == 500
+
+
+class TestCounting:
+    async def test_counting_attributes_requests_to_each_concurrent_crawl(self, make_http: MakeHttp) -> None:
+        async def handler(request: httpx.Request) -> httpx.Response:
+            await asyncio.sleep(0.01)  # let the crawls interleave
+            return answer(200, [])
+
+        client = github(make_http, handler)
+
+        async def crawl(requests: int) -> int:
+            with client.counting() as count:
+                for _ in range(requests):
+                    await client.list_dir(REF)
+                return count.total
+
+        assert await asyncio.gather(crawl(1), crawl(3), crawl(2)) == [1, 3, 2]
+        assert client.counts.total == 6
+
+    async def test_counting_sees_not_modified_and_charged(self, make_http: MakeHttp) -> None:
+        client = github(make_http, lambda _: answer(304, etag='"x"'))
+        with client.counting() as count:
+            await client.repo(REF, etag='"x"')
+            await client.fetch_file("https://raw.githubusercontent.com/a/b/HEAD/f", limit=10, etag='"x"')
+        assert count.requests == {"repo": 1, "fetch_file": 1}
+        assert count.not_modified == {"repo": 1, "fetch_file": 1}
+        assert count.charged.total() == 0
+
+    async def test_aclose_closes_the_http_client_it_was_given(self, make_http: MakeHttp) -> None:
+        http = make_http(lambda _: answer(200, []))
+        client = GitHubClient(http, base_url=BASE, token=None)
+        await client.aclose()
+        assert http.is_closed
 
 
 class TestBudgetGate:

@@ -38,6 +38,13 @@ class TestChanges:
         assert page.last_seq == 7632617
         assert isinstance(page.last_seq, int)
 
+    async def test_update_seq_reads_the_database_root(self, make_http: MakeHttp) -> None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            assert str(request.url) == REPLICATE
+            return httpx.Response(200, json={"db_name": "registry", "update_seq": 7632617, "doc_count": 3600000})
+
+        assert await client_for(make_http, handler).update_seq() == 7632617
+
     async def test_changes_from_the_start_sends_no_since(self, make_http: MakeHttp) -> None:
         seen: list[httpx.URL] = []
 

@@ -384,12 +384,14 @@ class GitHubClient:
         in the repository ``ref`` (fetched raw through the contents API, charged). 404 → ``NotFound``.
         """
         if urlsplit(url_or_path).scheme:
-            url, accept = url_or_path, None
+            url, accept, charged = url_or_path, None, False
         elif ref is not None:
-            url, accept = f"{self._repo_url(ref)}/contents/{quote(url_or_path.strip('/'))}", _RAW
+            url, accept, charged = f"{self._repo_url(ref)}/contents/{quote(url_or_path.strip('/'))}", _RAW, True
         else:
             raise ValueError(f"{url_or_path!r} is a path: say which repository it is in (ref=)")
-        answer = await self._get("fetch_file", url, etag=etag, missing=NotFound, limit=limit, accept=accept)
+        answer = await self._get(
+            "fetch_file", url, etag=etag, missing=NotFound, limit=limit, accept=accept, charged=charged
+        )
         if answer.status == 304:
             return Fetched(None, answer.headers.get("etag") or etag, not_modified=True)
         size = len(answer.body) if not answer.truncated else None
@@ -448,18 +450,30 @@ class GitHubClient:
         missing: type[UpstreamError],
         limit: int = _JSON_LIMIT,
         accept: str | None = _JSON,
+        charged: bool = True,
     ) -> _Answer:
+        """GET with retries. ``charged`` says whether GitHub bills the request (not raw downloads)."""
+
         async def once() -> _Answer:
-            return await self._get_once(kind, url, etag=etag, missing=missing, limit=limit, accept=accept)
+            return await self._get_once(
+                kind, url, etag=etag, missing=missing, limit=limit, accept=accept, charged=charged
+            )
 
         return await self._retry.call(once)
 
     async def _get_once(
-        self, kind: str, url: str, *, etag: str | None, missing: type[UpstreamError], limit: int, accept: str | None
+        self,
+        kind: str,
+        url: str,
+        *,
+        etag: str | None,
+        missing: type[UpstreamError],
+        limit: int,
+        accept: str | None,
+        charged: bool,
     ) -> _Answer:
         moved = False
         for _ in range(_MAX_REDIRECTS + 1):
-            charged = url.startswith(self._base + "/")
             if charged:
                 await self.gate.acquire()
             for count in self._counts():

@@ -302,6 +302,13 @@ class TestFetchFile:
         assert client.counts.charged["fetch_file"] == 0
         assert seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
 
+    async def test_download_url_on_the_api_host_is_still_an_uncharged_download(self, make_http: MakeHttp) -> None:
+        gate = RecordingGate()
+        client = github(make_http, lambda _: httpx.Response(200, content=b"notes"), gate=gate)
+        await client.fetch_file(f"{BASE}/_raw/a/b/main/CHANGELOG.md", limit=100)
+        assert gate.events == []
+        assert client.counts.charged.total() == 0
+
     async def test_token_is_not_sent_to_other_hosts(self, make_http: MakeHttp) -> None:
         seen: list[httpx.Request] = []
 

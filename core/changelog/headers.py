@@ -66,6 +66,11 @@ VERSION_RE = re.compile(
     """,
     re.VERBOSE,
 )
+# Integer versions are versions only when marked as such: "v15", "Version 15", "Release 42".
+_INTEGER_VERSION_RE = re.compile(
+    r"(?<![\w.])(?:(?P<v>[vV])|(?:version|release|rel\.?)\s+)(?P<num>\d+)(?P<brace>)(?P<tag>)(?![\w.]\w|\w)",
+    re.IGNORECASE,
+)
 _FROM_TO = re.compile(
     r"\b(?:from|since)\s+[vV]?\d[\w.+-]*\s+(?:to|->|→|until)\s+(?=[vV]?\d)",
     re.IGNORECASE,
@@ -243,6 +248,12 @@ def read_header(text: str, *, plain: bool = False, decorated: bool = False) -> H
     masked, date, dated = _mask_dates(title)
     span = _FROM_TO.search(masked)
     m = VERSION_RE.search(masked, span.end()) if span else VERSION_RE.search(masked)
+    prefix_end = span.start() if span else m.start() if m else 0
+    if m is None:
+        m = _INTEGER_VERSION_RE.search(masked)
+        if m is not None:
+            # The keyword belongs to the prefix: "Version 15" reads like "Version 1.5".
+            prefix_end = m.start() if m["v"] else m.start("num")
     if m is None:
         calendar = _calendar_version(title, masked, date) if dated and not plain else None
         if calendar is not None:
@@ -253,7 +264,7 @@ def read_header(text: str, *, plain: bool = False, decorated: bool = False) -> H
     version = _version_text(m)
     if _SERIES.search(version) or _PLACEHOLDER.match(version):
         return None
-    prefix = masked[: span.start() if span else m.start()]
+    prefix = masked[:prefix_end]
     kind = _prefix_kind(prefix)
     if kind is None:
         return None

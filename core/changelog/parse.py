@@ -48,6 +48,7 @@ _RST_UNDERLINE = re.compile(r"^([=\-~^*+#_.:'\"`<>!$%&,/;?@\\|])\1{2,}[ \t]*$")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])(?:\s|$)")
 _HAS_VERSION = re.compile(r"\d\.\d|\d{4}")
+_OUTLINE_MODE = re.compile(r"-\*-\s*(?:mode:\s*)?(?:outline|org)\b", re.IGNORECASE)
 _DEBIAN = re.compile(r"^([a-z0-9][a-z0-9.+-]+) \(([^()\s]+)\) [^;]+; *urgency=", re.IGNORECASE)
 _DEBIAN_TRAILER = re.compile(r"^ -- .*<[^>]*>\s+(.*)$")
 _MD_SIGNS = re.compile(r"^#{1,6} \S|^\s*[-*] \[|\]\(https?://", re.MULTILINE)
@@ -341,7 +342,8 @@ def parse(text: str, *, format: str | None = None, filename: str | None = None) 
     if fmt not in FORMATS:
         raise ValueError(f"unknown changelog format {format!r}; expected one of {FORMATS}")
     lines = _split_lines(text)
-    org = bool(filename) and str(filename).lower().endswith(".org")
+    # Emacs outline files (GNU NEWS: "* Noteworthy changes in release 9.4") head their sections with stars.
+    org = (bool(filename) and str(filename).lower().endswith(".org")) or bool(_OUTLINE_MODE.search(text[:300]))
     chosen = _select(_candidates(lines, fmt, org=org))
     entries: list[ChangelogEntry] = []
     for index, c in enumerate(chosen):

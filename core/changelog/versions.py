@@ -99,3 +99,13 @@ def version_range(entries: Sequence[ChangelogEntry], from_version: str, to_versi
         picked.append((key, entry))
     picked.sort(key=lambda pair: pair[0], reverse=True)
     return [entry for _, entry in picked]
+
+
+def newest(entries: Sequence[ChangelogEntry]) -> ChangelogEntry | None:
+    """The entry with the highest version (the first one on a tie), or None when none names a version."""
+    best: tuple[VersionKey, ChangelogEntry] | None = None
+    for entry in entries:
+        key = version_key(entry.version)
+        if key is not None and (best is None or key > best[0]):
+            best = (key, entry)
+    return best[1] if best else None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from core.clients import RetryPolicy
+from core.clients import RetryPolicy, open_http
+from core.settings import Settings, load_settings
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus" / "registries"
 
@@ -37,3 +39,29 @@ async def make_http() -> AsyncIterator[MakeHttp]:
     yield make
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Any]:
+    """The local fakes of the four services on loopback ports, shared by the session (skipped without them)."""
+    module = pytest.importorskip("sandbox")
+    with module.Sandbox(seed=11, packages=300) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox_settings(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings read from the environment the sandbox gives, as a service process would; faults and the GitHub
+    budget are put back afterwards."""
+    for name, value in sandbox.env.items():
+        monkeypatch.setenv(name, value)
+    yield load_settings()
+    sandbox.set_faults("all", clear=True)
+    sandbox.set_budget(5000)
+
+
+@pytest.fixture
+async def sandbox_http(sandbox_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's own pooled HTTP client, as ``open_http`` builds it."""
+    async with open_http(sandbox_settings) as http:
+        yield http

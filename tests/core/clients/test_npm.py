@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.clients import Change, NpmClient, resolve_manifest
+from core.clients import DEFAULT_RETRY, Change, NpmClient, RetryPolicy, resolve_manifest
 from core.errors import BadResponse, NotFound, RateLimited, Unavailable
 from core.models import RepoRef
 from tests.core.clients.conftest import FAST_RETRY, MakeHttp, recorded
@@ -206,3 +206,78 @@ def test_resolve_manifest_order(manifest: dict[str, Any], repo: str | None, dire
     assert source.repo == (RepoRef.parse(repo) if repo else None)
     assert source.directory == directory
     assert source.hint is None
+
+
+NO_REPO_REASONS = {
+    "no-repository": "missing",
+    "gitlab": "other-host",
+    "bitbucket": "other-host",
+    "codeberg": "other-host",
+    "website": "unknown-host",
+    "github-pages": "github-pages",
+    "gist": "gist",
+}
+
+
+class TestAgainstSandbox:
+    @staticmethod
+    def client(http: httpx.AsyncClient, settings: Any, retry: RetryPolicy = DEFAULT_RETRY) -> NpmClient:
+        return NpmClient(
+            http, base_url=settings.npm_registry_url, replicate_url=settings.npm_replicate_url, retry=retry
+        )
+
+    async def test_feed_pages_from_update_seq(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        npm = self.client(sandbox_http, sandbox_settings)
+        head = await npm.update_seq()
+        assert head == sandbox.world.npm_update_seq()
+        first = await npm.changes(None, limit=25)
+        assert len(first.results) == 25
+        assert isinstance(first.last_seq, int)
+        second = await npm.changes(first.last_seq, limit=25)
+        assert second.results[0].seq > first.results[-1].seq
+        assert (await npm.changes(head, limit=25)).results == ()
+
+    async def test_every_package_resolves_to_the_repository_its_manifest_names(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        npm = self.client(sandbox_http, sandbox_settings)
+        packages = [sandbox.world.package(index) for index in sandbox.world.packages_of("npm")]
+        assert any(package.name.startswith("@") for package in packages)
+        for package in packages:
+            manifest = await npm.latest(package.name)
+            assert (manifest.name, manifest.version) == (package.name, package.latest)
+            resolution = manifest.source.resolution
+            if package.repo is None:
+                assert resolution.reason == NO_REPO_REASONS[package.no_repo_reason], package.link
+            else:
+                assert resolution.repo is not None, package.link
+                assert resolution.repo.key == package.repo.lower(), package.link
+                assert resolution.directory == package.directory, package.link
+
+    async def test_unknown_package_is_not_found(self, sandbox_http: httpx.AsyncClient, sandbox_settings: Any) -> None:
+        with pytest.raises(NotFound):
+            await self.client(sandbox_http, sandbox_settings).latest("@nobody/no-such-package")
+
+    @pytest.mark.parametrize(
+        ("fault", "error"),
+        [
+            pytest.param("truncate_rate", Unavailable, id="cut-mid-body-retried"),
+            pytest.param("malformed_rate", BadResponse, id="malformed"),
+        ],
+    )
+    async def test_spoiled_feed_bodies(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any, fault: str, error: type[Exception]
+    ) -> None:
+        sandbox.set_faults("npm", **{fault: 1.0})
+        with pytest.raises(error):
+            await self.client(sandbox_http, sandbox_settings, FAST_RETRY).changes(None, limit=50)
+
+    async def test_transient_errors_are_ridden_out(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        sandbox.set_faults("npm", error_rate=0.5)
+        npm = self.client(sandbox_http, sandbox_settings, RetryPolicy(attempts=8, initial_s=0, max_s=0, jitter_s=0))
+        pages = [await npm.changes(None, limit=10) for _ in range(10)]
+        assert all(len(page.results) == 10 for page in pages)

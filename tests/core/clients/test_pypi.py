@@ -330,3 +330,61 @@ def test_resolve_project_records_other_hosts() -> None:
 def test_resolve_project_without_any_link_is_missing() -> None:
     source = resolve_project({"project_urls": None, "home_page": None, "download_url": ""})
     assert source.resolution.reason == "missing"
+
+
+# What the sandbox's packages with no GitHub repository point at, and the reason resolution gives for each.
+NO_REPO_REASONS = {
+    "no-repository": "missing",
+    "gitlab": "other-host",
+    "bitbucket": "other-host",
+    "codeberg": "other-host",
+    "website": "unknown-host",
+    "github-pages": "github-pages",
+    "gist": "gist",
+}
+
+
+class TestAgainstSandbox:
+    async def test_change_log_pages_by_serial(self, sandbox_http: httpx.AsyncClient, sandbox_settings: Any) -> None:
+        client = PyPIClient(sandbox_http, base_url=sandbox_settings.pypi_url)
+        last = await client.last_serial()
+        changes = await client.changes_since(last - 40)
+        assert [change.serial for change in changes] == list(range(last - 39, last + 1))
+        assert await client.changes_since(last) == []
+
+    async def test_every_project_resolves_to_the_repository_its_metadata_names(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        client = PyPIClient(sandbox_http, base_url=sandbox_settings.pypi_url)
+        packages = [sandbox.world.package(index) for index in sandbox.world.packages_of("pypi")]
+        assert len(packages) > 50
+        for package in packages:
+            project = await client.project(package.name)
+            assert project.version == package.latest
+            resolution = project.source.resolution
+            if package.repo is None:
+                assert resolution.reason == NO_REPO_REASONS[package.no_repo_reason], package.link
+            else:
+                assert resolution.repo is not None, package.link
+                assert resolution.repo.key == package.repo.lower(), package.link
+                assert resolution.directory == package.directory
+
+    async def test_non_canonical_name_redirects_to_the_project(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        package = sandbox.world.package(sandbox.world.packages_of("pypi")[0])
+        project = await PyPIClient(sandbox_http, base_url=sandbox_settings.pypi_url).project(package.name.upper())
+        assert project.name == package.name
+
+    async def test_unknown_project_is_not_found(self, sandbox_http: httpx.AsyncClient, sandbox_settings: Any) -> None:
+        with pytest.raises(NotFound):
+            await PyPIClient(sandbox_http, base_url=sandbox_settings.pypi_url).project("no-such-project-anywhere")
+
+    async def test_server_errors_are_retried_then_unavailable(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        sandbox.reset_stats()
+        sandbox.set_faults("pypi", error_rate=1.0)
+        with pytest.raises(Unavailable):
+            await PyPIClient(sandbox_http, base_url=sandbox_settings.pypi_url, retry=FAST_RETRY).last_serial()
+        assert sandbox.stats()["pypi"]["faults"]["error"] == FAST_RETRY.attempts

@@ -171,3 +171,37 @@ def test_resolve_gem_order(payload: dict[str, Any], repo: str | None, hint: str 
     source = resolve_gem(payload)
     assert source.repo == (RepoRef.parse(repo) if repo else None)
     assert source.hint == hint
+
+
+class TestAgainstSandbox:
+    async def test_feeds_gems_and_versions_match_the_world(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        client = RubyGemsClient(sandbox_http, base_url=sandbox_settings.rubygems_url)
+        latest = await client.latest()
+        assert latest
+        assert len(await client.just_updated()) <= 50
+        package = next(
+            sandbox.world.package(index)
+            for index in sandbox.world.packages_of("rubygems")
+            if sandbox.world.package(index).repo is not None
+        )
+        gem = await client.gem(package.name)
+        assert (gem.name, gem.version) == (package.name, package.latest)
+        assert gem.source.repo is not None
+        assert gem.source.repo.key == package.repo.lower()
+        versions = await client.versions(package.name)
+        assert sorted(v.number for v in versions) == sorted(package.versions)
+
+    async def test_a_burst_stays_under_the_sandbox_limit(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        # The sandbox answers 429 past 10 requests/s per client, as RubyGems' load balancer does.
+        client = RubyGemsClient(sandbox_http, base_url=sandbox_settings.rubygems_url)
+        names = [sandbox.world.package(index).name for index in sandbox.world.packages_of("rubygems")[:12]]
+        gems = await asyncio.gather(*(client.gem(name) for name in names))
+        assert [gem.name for gem in gems] == names
+
+    async def test_unknown_gem_is_not_found(self, sandbox_http: httpx.AsyncClient, sandbox_settings: Any) -> None:
+        with pytest.raises(NotFound):
+            await RubyGemsClient(sandbox_http, base_url=sandbox_settings.rubygems_url).gem("no_such_gem_anywhere")

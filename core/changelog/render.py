@@ -52,10 +52,10 @@ _URL_BASE: ContextVar[tuple[str, str, str] | None] = ContextVar("_URL_BASE", def
 
 def _filter_url(tag: str, attribute: str, value: str) -> str | None:
     """Resolve a relative ``href``/``src`` against the repository of the render in progress."""
-    base = _URL_BASE.get()
-    if base is None or attribute not in ("href", "src"):
+    if attribute not in ("href", "src") or value.startswith(("https:", "http:", "#", "mailto:", "//")):
         return value
-    if not value or value.startswith(("#", "//")) or urlsplit(value).scheme:
+    base = _URL_BASE.get()
+    if base is None or not value or urlsplit(value).scheme:
         return value
     blob, raw, directory = base
     target = value[1:] if value.startswith("/") else posixpath.join(directory, value)
@@ -78,10 +78,13 @@ _CLEANER = nh3.Cleaner(
 _CMARK_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_GITHUB_PRE_LANG | Options.CMARK_OPT_FOOTNOTES
 
 _HEADING_TAG = re.compile(r"<(/?)h([1-6])(?=[\s>])", re.IGNORECASE)
-_TEXT_OR_TAG = re.compile(r"(<[^>]*>)")
-_SKIP_INSIDE = re.compile(r"<(/?)(a|code|pre|kbd|samp)\b", re.IGNORECASE)
+# One scan finds the references and steps over what must not be touched: links, code, and tags whose
+# attributes hold a "#" or "@" (a URL fragment, an e-mail address).
 _REFERENCE = re.compile(
-    r"(?<![\w&/#])#(?P<issue>\d{1,7})\b|(?<![\w@/.`])@(?P<user>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})\b(?![/@])"
+    r"(?s)<(?P<skip>a|code|pre|kbd|samp)\b.*?</(?P=skip)\s*>|<[^>]*[#@][^>]*>"
+    r"|(?<![\w&/#])#(?P<issue>\d{1,7})\b"
+    r"|(?<![\w@/.`])@(?P<user>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})\b(?![/@])",
+    re.IGNORECASE,
 )
 _PROBLEMATIC = re.compile(r'<a href="#system-message-\d+" class="problematic"[^>]*>(.*?)</a>', re.DOTALL)
 
@@ -145,19 +148,12 @@ def _demote_headings(fragment: str) -> str:
 def _link_references(fragment: str, repo: RepoRef | None) -> str:
     if "#" not in fragment and "@" not in fragment:
         return fragment
-    pieces = _TEXT_OR_TAG.split(fragment)
-    depth = 0
-    for index, piece in enumerate(pieces):
-        if index % 2:  # a tag
-            inside = _SKIP_INSIDE.match(piece)
-            if inside is not None:
-                depth = max(depth + (-1 if inside[1] else 1), 0)
-        elif depth == 0 and piece and ("#" in piece or "@" in piece):
-            pieces[index] = _REFERENCE.sub(lambda m: _reference_link(m, repo), piece)
-    return "".join(pieces)
+    return _REFERENCE.sub(lambda m: _reference_link(m, repo), fragment)
 
 
 def _reference_link(m: re.Match[str], repo: RepoRef | None) -> str:
+    if m["skip"] or (m["issue"] is None and m["user"] is None):
+        return m[0]
     if m["issue"]:
         if repo is None:
             return m[0]

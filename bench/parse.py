@@ -1,0 +1,93 @@
+"""Parse and render the whole labelled corpus in one process: ``python -m bench.parse [--rounds N]``.
+
+Parse speed is the corpus's bytes over the time ``core.changelog.parse`` takes on every file; render speed is the
+bytes of every version's body over the time ``core.changelog.render`` (sanitizing included) takes on all of
+them. Each is the median of several rounds. Render is also given per format, because docutils (rst) is an order
+of magnitude slower than cmark-gfm (markdown). The last line is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+from pathlib import Path
+
+from core import changelog
+from core.models import RepoRef
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "changelogs"
+
+
+def _load() -> list[tuple[str, str, str, RepoRef]]:
+    """(path in its repository, format, text, repository) of every corpus case."""
+    cases = []
+    for case in sorted(p for p in CORPUS.iterdir() if (p / "expected.json").exists()):
+        expected = json.loads((case / "expected.json").read_text())
+        source = case / Path(expected["path"]).name
+        decoded = changelog.decode(source.read_bytes(), limit=50_000_000)
+        fmt = changelog.detect_format(source.name, decoded.text)
+        repo = RepoRef.parse(expected["source"].removeprefix("github:"))
+        cases.append((expected["path"], fmt, decoded.text, repo))
+    return cases
+
+
+def _median_seconds(rounds: int, work: object) -> float:
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        work()  # type: ignore[operator]
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    cases = _load()
+    corpus_bytes = sum(len(text.encode()) for _, _, text, _ in cases)
+    parse_s = _median_seconds(args.rounds, lambda: [changelog.parse(t, format=f) for _, f, t, _ in cases])
+
+    bodies: dict[str, list[tuple[str, RepoRef, str]]] = {}
+    for path, fmt, text, repo in cases:
+        for entry in changelog.parse(text, format=fmt):
+            bodies.setdefault(fmt, []).append((entry.body, repo, path))
+    per_format: dict[str, float] = {}
+    render_s = 0.0
+    render_bytes = 0
+    for fmt, items in sorted(bodies.items()):
+        size = sum(len(body.encode()) for body, _, _ in items)
+
+        def render_all(fmt: str = fmt, items: list[tuple[str, RepoRef, str]] = items) -> None:
+            for body, repo, path in items:
+                changelog.render(body, format=fmt, repo=repo, path=path)
+
+        render_all()  # first use pays one-off set-up (docutils' settings), which rounds should not
+        seconds = _median_seconds(args.rounds, render_all)
+        per_format[fmt] = size / 1e6 / seconds
+        render_s += seconds
+        render_bytes += size
+        print(f"render {fmt:9} {size / 1e6:6.2f} MB  {seconds:6.3f} s  {per_format[fmt]:7.2f} MB/s")
+
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    figures = {
+        "cases": len(cases),
+        "corpus_mb": round(corpus_bytes / 1e6, 3),
+        "rounds": args.rounds,
+        "parse_mb_per_s": round(corpus_bytes / 1e6 / parse_s, 2),
+        "render_mb_per_s": round(render_bytes / 1e6 / render_s, 2),
+        "render_mb_per_s_by_format": {fmt: round(value, 2) for fmt, value in per_format.items()},
+        "peak_rss_mb": round(peak_rss_mb, 1),
+    }
+    print(f"parse  {corpus_bytes / 1e6:.2f} MB in {parse_s:.3f} s: {figures['parse_mb_per_s']} MB/s")
+    print(f"render {render_bytes / 1e6:.2f} MB in {render_s:.3f} s: {figures['render_mb_per_s']} MB/s")
+    print(f"peak RSS {figures['peak_rss_mb']} MB")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -68,7 +68,8 @@ class BudgetGate:
     """The in-process ``RateGate``: pauses every caller until reset when the budget falls to ``reserve``.
 
     The estimate is the lowest ``remaining`` announced in the current window minus the requests still in flight,
-    so concurrent callers never send past the budget, and uncharged ``304`` answers do not wear it down. An answer
+    so concurrent callers never send past the budget, and uncharged ``304`` answers do not wear it down. While the
+    budget is unknown (at start, after a reset) one request goes first and the others wait for its answer. An answer
     that announces ``remaining == 0`` (a spent budget, or a secondary limit reported that way) pauses everyone
     until its ``reset_at``. ``max_wait_s`` bounds a pause: past it, ``acquire`` raises ``RateLimited`` so the
     caller can give up and come back at ``reset_at`` (a Prefect task should not sleep for most of an hour).
@@ -81,6 +82,7 @@ class BudgetGate:
         self._reset_ts: float | None = None
         self._paused_until = 0.0
         self._in_flight = 0
+        self._observed = asyncio.Event()  # replaced after each answer, so waiters wake once per answer
 
     @property
     def remaining(self) -> int | None:
@@ -90,7 +92,13 @@ class BudgetGate:
         return self._remaining - self._in_flight
 
     async def acquire(self) -> None:
-        while (resume_ts := self._resume_ts()) is not None:
+        while True:
+            resume_ts = self._resume_ts()
+            if resume_ts is None and self._remaining is None and self._in_flight:
+                await self._observed.wait()  # the budget is unknown: let the request in flight find it out
+                continue
+            if resume_ts is None:
+                break
             wait_s = resume_ts - time.time()
             reset_at = dt.datetime.fromtimestamp(resume_ts, dt.UTC)
             if self.max_wait_s is not None and wait_s > self.max_wait_s:
@@ -121,6 +129,8 @@ class BudgetGate:
 
     def observe(self, remaining: int | None, reset_at: dt.datetime | None) -> None:
         self._in_flight = max(0, self._in_flight - 1)
+        self._observed.set()
+        self._observed = asyncio.Event()
         if remaining is None or reset_at is None:
             return
         reset_ts = reset_at.timestamp()

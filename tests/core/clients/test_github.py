@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.clients import BudgetGate, FileInfo, GitHubClient, RateGate
+from core.clients import BudgetGate, FileInfo, GitHubClient, RateGate, RetryPolicy, open_http
 from core.errors import BadResponse, ConfigError, Empty, Gone, NotFound, RateLimited, Unavailable, UpstreamError
 from core.models import RepoRef, utcnow
 from tests.core.clients.conftest import FAST_RETRY, MakeHttp, recorded
@@ -573,6 +573,16 @@ class TestBudgetGate:
         await asyncio.wait_for(gate.acquire(), 1)
         assert gate.remaining is None
 
+    async def test_while_the_budget_is_unknown_one_request_goes_first(self) -> None:
+        gate = BudgetGate(reserve=0)
+        await gate.acquire()
+        second = asyncio.create_task(gate.acquire())
+        await asyncio.sleep(0.05)
+        assert not second.done()
+        gate.observe(100, dt.datetime.fromtimestamp(time.time() + 3600, dt.UTC))
+        await asyncio.wait_for(second, 1)
+        assert gate.remaining == 99
+
     async def test_pauses_until_one_second_past_reset_at_the_reserve(self) -> None:
         gate = BudgetGate(reserve=10)
         await gate.acquire()
@@ -615,3 +625,138 @@ class TestBudgetGate:
         started = time.monotonic()
         await asyncio.wait_for(gate.acquire(), 5)
         assert time.monotonic() - started >= 0.2
+
+
+def _world_repos(sandbox: Any) -> list[Any]:
+    """Every repository of the sandbox's world that some package points at."""
+    world = sandbox.world
+    keys = {world.package(i).repo_key for i in range(world.package_count)} - {None}
+    return [world.repo(key) for key in sorted(keys)]
+
+
+class TestAgainstSandbox:
+    @staticmethod
+    def client(http: httpx.AsyncClient, settings: Any, **kwargs: Any) -> GitHubClient:
+        return GitHubClient(http, base_url=settings.github_api_url, token="sandbox-token", **kwargs)
+
+    @staticmethod
+    def repo_with(sandbox: Any, outcome: str, *, renamed: bool = False) -> Any:
+        return next(r for r in _world_repos(sandbox) if r.outcome == outcome and bool(r.alias) == renamed)
+
+    async def test_conditional_requests_answer_304_uncharged(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        github = self.client(sandbox_http, sandbox_settings)
+        repo = self.repo_with(sandbox, "changelog")
+        ref = RepoRef.parse(repo.full_name)
+        first = await github.repo(ref)
+        listing = await github.list_dir(ref)
+        assert first.value is not None and first.value.ref == ref
+        assert listing.value
+        sandbox.reset_stats()
+        again = await github.repo(ref, etag=first.etag)
+        listed_again = await github.list_dir(ref, etag=listing.etag)
+        assert again.not_modified and listed_again.not_modified
+        stats = sandbox.stats()["github"]
+        assert stats["not_modified"] == 2
+        assert stats.get("charged", 0) == 0 == github.counts.charged["list_dir"] - 1
+
+    async def test_changelog_download_is_uncharged_and_conditional(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        github = self.client(sandbox_http, sandbox_settings)
+        repo = self.repo_with(sandbox, "changelog")
+        listing = await github.list_dir(RepoRef.parse(repo.full_name))
+        assert listing.value is not None
+        entry = next(e for e in listing.value if e.type == "file" and e.download_url)
+        sandbox.reset_stats()
+        fetched = await github.fetch_file(entry.download_url, limit=1_000_000)
+        assert fetched.value is not None
+        assert fetched.value.size == entry.size == len(fetched.value.content)
+        assert (await github.fetch_file(entry.download_url, limit=10, etag=fetched.etag)).not_modified
+        assert sandbox.stats()["github"].get("charged", 0) == 0
+
+    async def test_renamed_repository_reports_its_new_name(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        github = self.client(sandbox_http, sandbox_settings)
+        repo = self.repo_with(sandbox, "changelog", renamed=True)
+        old = RepoRef.parse(repo.alias)
+        fetched = await github.repo(old)
+        assert fetched.value is not None
+        assert fetched.value.ref.full_name == repo.full_name
+        assert fetched.value.moved_from == old
+        github.renamed.clear()
+        await github.list_dir(old)
+        assert github.renamed == {old.key: repo.full_name}
+
+    @pytest.mark.parametrize(
+        ("outcome", "error"),
+        [
+            pytest.param("gone", Gone, id="gone"),
+            pytest.param("blocked", Gone, id="blocked-451"),
+            pytest.param("empty", Empty, id="empty"),
+        ],
+    )
+    async def test_root_listing_outcomes(
+        self,
+        sandbox: Any,
+        sandbox_http: httpx.AsyncClient,
+        sandbox_settings: Any,
+        outcome: str,
+        error: type[Exception],
+    ) -> None:
+        repo = self.repo_with(sandbox, outcome)
+        with pytest.raises(error):
+            await self.client(sandbox_http, sandbox_settings).list_dir(RepoRef.parse(repo.full_name))
+
+    async def test_releases_match_the_world(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        repo = max(_world_repos(sandbox), key=lambda r: len(sandbox.world.releases(r)) if r.outcome != "gone" else 0)
+        fetched = await self.client(sandbox_http, sandbox_settings).releases(RepoRef.parse(repo.full_name), max_pages=5)
+        assert fetched.value
+        # Authorised requests see drafts too, as on GitHub.
+        assert {r.tag_name for r in fetched.value} == {r.tag for r in sandbox.world.releases(repo)}
+
+    async def test_no_request_is_sent_past_the_budget(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        github = self.client(sandbox_http, sandbox_settings, gate=BudgetGate(reserve=0, max_wait_s=5))
+        refs = [RepoRef.parse(r.full_name) for r in _world_repos(sandbox) if r.outcome == "changelog"][:8]
+        sandbox.set_budget(4, reset_in_s=600)
+        sandbox.reset_stats()
+        outcomes = await asyncio.gather(*(github.list_dir(ref) for ref in refs), return_exceptions=True)
+        assert sum(1 for o in outcomes if not isinstance(o, BaseException)) == 4
+        assert all(isinstance(o, RateLimited) for o in outcomes if isinstance(o, BaseException))
+        assert sandbox.stats()["github"].get("over_budget", 0) == 0
+
+    async def test_secondary_limit_is_rate_limited_for_retry_after(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        sandbox.set_faults("github", rate_limit_rate=1.0, retry_after_s=7)
+        before = utcnow()
+        with pytest.raises(RateLimited) as caught:
+            await self.client(sandbox_http, sandbox_settings).repo(RepoRef.parse(_world_repos(sandbox)[0].full_name))
+        assert before + dt.timedelta(seconds=6) <= caught.value.reset_at <= utcnow() + dt.timedelta(seconds=8)
+
+    async def test_server_errors_are_ridden_out_or_unavailable(
+        self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
+    ) -> None:
+        ref = RepoRef.parse(self.repo_with(sandbox, "changelog").full_name)
+        sandbox.set_faults("github", error_rate=0.4)
+        patient = self.client(sandbox_http, sandbox_settings, retry=RetryPolicy(attempts=10, initial_s=0, max_s=0))
+        for _ in range(8):
+            assert (await patient.list_dir(ref)).value
+        sandbox.set_faults("github", error_rate=1.0)
+        with pytest.raises(Unavailable):
+            await self.client(sandbox_http, sandbox_settings, retry=FAST_RETRY).list_dir(ref)
+
+    async def test_stalled_answers_time_out_as_unavailable(self, sandbox: Any, sandbox_settings: Any) -> None:
+        ref = RepoRef.parse(self.repo_with(sandbox, "changelog").full_name)
+        sandbox.set_faults("github", stall_rate=1.0, stall_s=2.0)
+        async with open_http(sandbox_settings.model_copy(update={"http_timeout_s": 0.3})) as http:
+            github = self.client(http, sandbox_settings, retry=FAST_RETRY)
+            with pytest.raises(Unavailable):
+                await github.repo(ref)
+        assert github.counts.requests["repo"] == FAST_RETRY.attempts

@@ -2,7 +2,8 @@
 
 Each takes the shared ``httpx.AsyncClient`` (``open_http(settings)``) and a ``base_url`` from settings, so the
 sandbox can stand in. Each maps statuses to ``core.errors`` in one function, retries transient failures with
-back-off and jitter, and returns dataclasses, never a response or a raw dict.
+back-off and jitter, and returns dataclasses, never a response or a raw dict. GitHub listings are lists of
+``core.changelog.FileInfo``, the type the changelog finder ranks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from core.clients.github import (
     BudgetGate,
     Download,
     Fetched,
-    FileInfo,
     GitHubClient,
     RateGate,
     RepoInfo,
@@ -29,7 +29,6 @@ __all__ = [
     "ChangesPage",
     "Download",
     "Fetched",
-    "FileInfo",
     "Gem",
     "GemVersion",
     "GitHubClient",

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from core.changelog import FileInfo
 from core.clients._http import DEFAULT_RETRY, RetryPolicy, map_shape_errors, map_transport_errors, retry_after
 from core.errors import BadResponse, ConfigError, Empty, Gone, NotFound, RateLimited, Unavailable, UpstreamError
 from core.models import Release, RepoRef
@@ -164,17 +165,6 @@ class RepoInfo:
     private: bool
     html_url: str
     moved_from: RepoRef | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FileInfo:
-    """One entry of a directory listing (``type`` is file, dir, symlink or submodule)."""
-
-    path: str
-    name: str
-    size: int
-    type: str
-    download_url: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +341,7 @@ class GitHubClient:
         return Fetched(info, answer.headers.get("etag"))
 
     async def list_dir(self, ref: RepoRef, path: str = "", *, etag: str | None = None) -> Fetched[list[FileInfo]]:
-        """The entries of a directory on the default branch (GitHub lists at most 1,000).
+        """The files and directories in a directory on the default branch (GitHub lists at most 1,000).
 
         A missing repository (404 on the root listing) raises ``Gone``; a missing path, or a path that is a file,
         ``NotFound``; an empty repository ``Empty``.
@@ -365,24 +355,27 @@ class GitHubClient:
         if not isinstance(data, list):
             raise NotFound(f"{clean or '/'} is not a directory", url=url)
         with map_shape_errors(url):
+            # Symlinks and submodules (API version 2026-03-10 lists them as such) hold no changelog text.
             entries = [
                 FileInfo(
                     path=str(row["path"]),
                     name=str(row["name"]),
-                    size=int(row.get("size") or 0),
-                    type=str(row["type"]),
+                    size=int(row["size"]) if row.get("size") is not None else None,
+                    type="dir" if row["type"] == "dir" else "file",
                     download_url=row.get("download_url"),
+                    sha=row.get("sha"),
                 )
                 for row in data
+                if row["type"] in ("file", "dir")
             ]
-            if answer.moved:
-                # The entries' html_url names the repository as it is called now; an empty listing cannot.
-                current = next((r.repo for row in data if (r := resolve(row.get("html_url"))).repo), None)
-                if current is None:
-                    info = (await self.repo(ref)).value
-                    current = info.ref if info else None
-                if current is not None:
-                    self._renamed(ref, current)
+        if answer.moved:
+            # The entries' html_url names the repository as it is called now; an empty listing cannot.
+            current = next((r.repo for row in data if (r := resolve(row.get("html_url"))).repo), None)
+            if current is None:
+                info = (await self.repo(ref)).value
+                current = info.ref if info else None
+            if current is not None:
+                self._renamed(ref, current)
         return Fetched(entries, answer.headers.get("etag"))
 
     async def fetch_file(

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from core.clients import BudgetGate, FileInfo, GitHubClient, RateGate, RetryPolicy, open_http
+from core.changelog import FileInfo
+from core.clients import BudgetGate, GitHubClient, RateGate, RetryPolicy, open_http
 from core.errors import BadResponse, ConfigError, Empty, Gone, NotFound, RateLimited, Unavailable, UpstreamError
 from core.models import RepoRef, utcnow
 from tests.core.clients.conftest import FAST_RETRY, MakeHttp, recorded
@@ -202,6 +203,7 @@ class TestListDir:
             size=124,
             type="file",
             download_url="https://raw.githubusercontent.com/scrapy/scrapy/master/.bumpversion.cfg",
+            sha="6e7be142ec41bdea6bff584e4645fe8950a450de",
         )
         directories = [entry for entry in fetched.value if entry.type == "dir"]
         assert directories

@@ -43,7 +43,7 @@ DATE_RE = re.compile(
       | (?P<dm_d>{_DAY})(?:\s+of)?[\s-]+(?P<dm_m>{_MONTH}),?[\s-]+(?P<dm_y>\d{{4}}|\d{{2}})(?!\d)
       | (?P<mcd_m>{_MONTH}),\s*(?P<mcd_d>{_DAY}),?\s+(?P<mcd_y>\d{{4}})(?!\d)
     )
-    (?![\w])
+    (?=$|[^\w]|T\d)  # "2024-01-31T10:00": a time may follow, glued with a T
     """,
     re.IGNORECASE | re.VERBOSE,
 )

@@ -464,7 +464,7 @@ class World:
             link=self._link_style(dice, plan, directory),
             no_repo_reason=plan.reason or None,
             foreign_url=foreign,
-            huge=plan.registry == "npm" and dice.chance(0.002),
+            huge=plan.registry == "npm" and (dice.chance(0.002) or index == self._first_plain_npm),
         )
 
     def _link_style(self, dice: Dice, plan: _Plan, directory: str | None) -> str:
@@ -660,6 +660,11 @@ class World:
             return ChangeRow(seq, f"_design/{dice.choice(('app', 'scratch', 'audit'))}", rev, False)
         index = self._by_registry["npm"][dice.below(self._npm_packages_at_start)]
         return ChangeRow(seq, self._plans[index].name, rev, False)
+
+    @functools.cached_property
+    def _first_plain_npm(self) -> int:
+        """The first npm package past the specials: it always has a huge document, so every world has one."""
+        return next((i for i in self._by_registry["npm"] if i not in SPECIALS), -1)
 
     @functools.cached_property
     def _npm_packages_at_start(self) -> int:
@@ -879,8 +884,11 @@ class World:
                 repos[repo.outcome].append(entry)
         with_repo: list[dict[str, Any]] = []
         without: dict[str, list[dict[str, str]]] = {reason: [] for reason in NO_REPO_REASONS}
+        huge: list[str] = []
         for index in range(len(self._plans)):
             plan = self._plans[index]
+            if plan.registry == "npm" and self.package(index).huge:
+                huge.append(plan.name)
             if plan.repo_key >= 0:
                 package = self.package(index)
                 with_repo.append(
@@ -909,7 +917,7 @@ class World:
             },
             "repos": repos,
             "special": special,
-            "packages": {"github": with_repo, "no_github": without},
+            "packages": {"github": with_repo, "no_github": without, "huge_documents": huge},
         }
 
 

@@ -171,9 +171,7 @@ class Crawler:
         now = utcnow()
         ref = request.repo
         previous = await self.previous(ref)
-        decision = decide(
-            previous, now=now, settings=self.settings, force=request.force, discovered=request.discovered
-        )
+        decision = decide(previous, now=now, settings=self.settings, force=request.force, discovered=request.discovered)
         if not decision.crawl:
             if previous is not None and request.discovered:
                 await self.records.put_repo(requested(previous, settings=self.settings))
@@ -378,21 +376,24 @@ class Crawler:
         package = directory.rstrip("/").rsplit("/", 1)[-1] if directory else None
         found.entries = changelog.from_releases(releases.value, package=package)
         if found.entries:
-            found.source = SourceFile(
-                path="releases", format="markdown", url=None, html_url=f"{ref.html_url}/releases"
-            )
+            found.source = SourceFile(path="releases", format="markdown", url=None, html_url=f"{ref.html_url}/releases")
         return found
 
     async def _read(self, ref: RepoRef, candidate: FileInfo) -> tuple[list[ChangelogEntry], SourceFile | None]:
         limit = self.settings.max_changelog_bytes
         try:
-            raw = await self.github.fetch_file(candidate.download_url or candidate.path, ref=ref, limit=limit)
-            decoded = changelog.decode(raw, limit=limit)
+            fetched = await self.github.fetch_file(candidate.download_url or candidate.path, ref=ref, limit=limit)
+            download = fetched.value
+            if download is None:  # no ETag was sent, so a 304 cannot happen; treat it as missing
+                return [], None
+            decoded = changelog.decode(download.content, limit=limit)
         except (NotFound, ChangelogError) as exc:
             logger.info("%s: %s is not usable: %s", ref, candidate.path, exc)
             return [], None
-        if decoded.truncated:
-            logger.warning("%s: %s cut at %d of %d bytes", ref, candidate.path, limit, decoded.size)
+        truncated = download.truncated or decoded.truncated
+        size = download.size or candidate.size or decoded.size
+        if truncated:
+            logger.warning("%s: %s cut at %d of %s bytes", ref, candidate.path, limit, size)
         fmt = changelog.detect_format(candidate.name, decoded.text)
         entries = changelog.parse(decoded.text, format=fmt, filename=candidate.name)
         source = SourceFile(
@@ -400,8 +401,8 @@ class Crawler:
             format=fmt,
             url=candidate.download_url,
             html_url=f"{ref.html_url}/blob/HEAD/{candidate.path}",
-            truncated=decoded.truncated,
-            size=decoded.size if candidate.size is None else max(candidate.size, decoded.size),
+            truncated=truncated,
+            size=size,
         )
         return entries, source
 
@@ -433,5 +434,3 @@ def _latest(entries: Sequence[ChangelogEntry]) -> ChangelogEntry | None:
 
 def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
-
-

@@ -2,7 +2,8 @@
 
 A header may say ``2024-01-31``, ``2016/2/22 11:02 +07:00``, ``2026.03.06``, ``29.11.2017``, ``29-08-2016``,
 ``March 3, 2019``, ``March 15th, 2021``, ``3 Mar 2019``, ``21st February, 2024``, ``February, 24 2019``,
-``16 Jun, 2016`` or ``19 March 98``. Every form is one alternative of one compiled pattern, so a header is
+``16 Jun, 2016``, ``19 March 98``, ``Wed Jan 31 12:00:00 2024`` (ctime, as Perl ``Changes`` files write it) or
+``2024年1月31日``. Every form is one alternative of one compiled pattern, so a header is
 scanned once. Dates are calendar dates as written: a time or a UTC offset after them is ignored, never applied.
 """
 
@@ -42,6 +43,9 @@ DATE_RE = re.compile(
       | (?P<md_m>{_MONTH})\s+(?P<md_d>{_DAY}),?\s+(?P<md_y>\d{{4}})(?!\d)
       | (?P<dm_d>{_DAY})(?:\s+of)?[\s-]+(?P<dm_m>{_MONTH}),?[\s-]+(?P<dm_y>\d{{4}}|\d{{2}})(?!\d)
       | (?P<mcd_m>{_MONTH}),\s*(?P<mcd_d>{_DAY}),?\s+(?P<mcd_y>\d{{4}})(?!\d)
+      | (?P<ct_m>{_MONTH})\s+(?P<ct_d>{_DAY})\s+\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s+
+        (?:[A-Z]{{3,5}}\s+)?(?P<ct_y>\d{{4}})(?!\d)
+      | (?P<cjk_y>\d{{4}})\s*年\s*(?P<cjk_m>\d{{1,2}})\s*月\s*(?P<cjk_d>\d{{1,2}})\s*日?
     )
     (?=$|[^\w]|T\d)  # "2024-01-31T10:00": a time may follow, glued with a T
     """,
@@ -90,7 +94,11 @@ def _from_match(m: re.Match[str]) -> dt.date | None:
         return _make(_year(m["md_y"]), _MONTHS[m["md_m"][:3].lower()], _day(m["md_d"]))
     if m["dm_m"]:
         return _make(_year(m["dm_y"]), _MONTHS[m["dm_m"][:3].lower()], _day(m["dm_d"]))
-    return _make(int(m["mcd_y"]), _MONTHS[m["mcd_m"][:3].lower()], _day(m["mcd_d"]))
+    if m["mcd_m"]:
+        return _make(int(m["mcd_y"]), _MONTHS[m["mcd_m"][:3].lower()], _day(m["mcd_d"]))
+    if m["ct_m"]:
+        return _make(int(m["ct_y"]), _MONTHS[m["ct_m"][:3].lower()], _day(m["ct_d"]))
+    return _make(int(m["cjk_y"]), int(m["cjk_m"]), int(m["cjk_d"]))
 
 
 def iter_dates(text: str) -> Iterator[DateMatch]:

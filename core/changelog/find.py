@@ -47,6 +47,7 @@ _MARKUP = {
     "": 1,
     ".txt": 1,
     ".text": 1,
+    ".rdoc": 1,
     ".rst": 2,
     ".adoc": 3,
     ".asciidoc": 3,

@@ -83,6 +83,7 @@ _PLACEHOLDER = re.compile(
 )
 _UNRELEASED_WORDS = re.compile(
     r"\bun-?released\b|\bupcoming\b|\bnot\s+(?:yet\s+)?released\b|\bunpublished\b|\bin\s+progress\b"
+    r"|\bdev(?:elopment)?\s+version\b|\bin\s+development\b"
     r"|^\W*(?:tbd|tba|next|next\s+release|head|vnext|wip|pending|draft)\W*$",
     re.IGNORECASE,
 )
@@ -145,6 +146,7 @@ _SUFFIX_PIECE = re.compile(
     | T?\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?
     | (?:and|&|or)(?![\w])
     | [vV]?\d[\w.+-]*
+    | (?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?(?![\w])
     | (?:tbd|tba|tbc|wip|unreleased|released|release|yanked|deprecated|retracted|withdrawn|stable|unstable|lts
         |pre-?release|draft|security|hotfix|beta|alpha|rc|final|latest|current|breaking|changes?|in\s+development
         |not\s+yet\s+released|upcoming|unpublished|date|releasedate|edition|codename|on|ga)(?![\w])

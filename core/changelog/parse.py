@@ -2,12 +2,13 @@
 
 One pass over the lines finds candidate headers: markdown ATX (``## 1.2.3``) and setext headings, asciidoc
 (``== 1.2.3``) and HTML (``<h2>``) headings, reStructuredText titles with any adornment and optional overline,
-Debian ``pkg (1.2.3-1) unstable; urgency=low`` lines, and plain lines that carry a version with a keyword or a
-date (``Changes in 1.3.1 (22 Jan 2024)``, ``v10.9.0 - August 21, 2026``, ``2026.03.06, Version 1.52.1``).
-Fenced code, HTML comments and front matter are skipped, and bullets and indented lines are never headers.
-``core.changelog.headers`` decides whether a candidate's text is a version header; then the whole document
-settles what the lines alone cannot: a product-named header (``Gin v1.12.0``) must recur or carry a date, and a
-title naming a release series (``Sphinx 1.7`` over ``Release 1.7.9``…) is a container, not a version.
+Debian ``pkg (1.2.3-1) unstable; urgency=low`` lines, rows of a table of versions, and plain lines that carry a
+version with a keyword or a date (``Changes in 1.3.1 (22 Jan 2024)``, ``v10.9.0 - August 21, 2026``,
+``2026.03.06, Version 1.52.1``). Fenced code, HTML comments and front matter are skipped, and bullets and
+indented lines are never headers. ``core.changelog.headers`` decides whether a candidate's text is a version
+header; then the whole document settles what the lines alone cannot: a product-named header (``Gin v1.12.0``)
+must recur or carry a date, and a title naming a release series (``Sphinx 1.7`` over ``Release 1.7.9``…) is a
+container, not a version.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ _ANCHOR = re.compile(r"^\s*<a\s+(?:name|id)=[^>]*>\s*</a>\s*$", re.IGNORECASE)
 _MD_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
 _RST_UNDERLINE = re.compile(r"^([=\-~^*+#_.:'\"`<>!$%&,/;?@\\|])\1{2,}[ \t]*$")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_TABLE_DELIMITER = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])(?:\s|$)")
 _HAS_VERSION = re.compile(r"\d\.\d|\d{4}")
 _OUTLINE_MODE = re.compile(r"-\*-\s*(?:mode:\s*)?(?:outline|org)\b", re.IGNORECASE)
@@ -87,6 +89,7 @@ class _Candidate:
     header: HeaderMatch
     markup: bool
     debian: bool = False
+    table_body: str | None = None  # a row of a table of versions carries its own notes
 
 
 def _split_lines(text: str) -> list[str]:
@@ -146,6 +149,7 @@ def _candidates(lines: list[str], fmt: str, *, org: bool) -> list[_Candidate]:
     found: list[_Candidate] = []
     count = len(lines)
     previous_blank = True
+    in_table = False
     i = 0
     while i < count:
         line = lines[i]
@@ -156,9 +160,20 @@ def _candidates(lines: list[str], fmt: str, *, org: bool) -> list[_Candidate]:
         stripped = line.strip()
         if not stripped:
             previous_blank = True
+            in_table = False
             i += 1
             continue
         head = stripped[0]
+        if head == "|" or in_table:
+            if _TABLE_DELIMITER.match(stripped):
+                in_table = True
+            elif in_table:
+                row = _table_row(i, stripped)
+                if row is not None:
+                    found.append(row)
+            previous_blank = False
+            i += 1
+            continue
         nxt = lines[i + 1] if i + 1 < count and not skip[i + 1] else ""
         # reStructuredText title with an overline: adornment, text, the same adornment.
         if (
@@ -265,8 +280,32 @@ def _plain(lines: list[str], i: int, stripped: str) -> _Candidate | None:
     return _Candidate(i, i, i, 7, header, markup=False)
 
 
+def _table_row(i: int, stripped: str) -> _Candidate | None:
+    """A row of a table of versions: ``| 1.2.3 | 2024-01-31 | Fixed the thing |``."""
+    cells = [cell.strip() for cell in stripped.strip("|").split("|")]
+    if not cells or not _HAS_VERSION.search(cells[0]):
+        return None
+    header = read_header(cells[0], plain=True, decorated=True)
+    if header is None or header.strength != Strength.STRONG:
+        return None
+    notes = [cell for cell in cells[1:] if cell]
+    date = header.date
+    if date is None:
+        for cell in notes:
+            if (date := find_date(cell)) is not None and len(cell) <= 40:
+                notes.remove(cell)
+                break
+            date = None
+    header = HeaderMatch(header.version, date, stripped, Strength.STRONG, dated=date is not None)
+    return _Candidate(i, i, i, 7, header, markup=False, table_body="\n".join(notes))
+
+
 def _select(found: list[_Candidate]) -> list[_Candidate]:
     """Keep the candidates that the document as a whole supports (see the module docstring)."""
+    rows = [c for c in found if c.table_body is not None]
+    found = [c for c in found if c.table_body is None]
+    if rows and not found:
+        return rows  # the changelog is a table of versions; elsewhere a table is a support matrix or the like
     strong = [c for c in found if c.header.strength == Strength.STRONG and c.header.version != UNRELEASED]
     names = Counter(c.header.name for c in found if c.header.strength == Strength.NAMED)
     deepest_strong = max((c.level for c in strong if c.markup), default=7)
@@ -347,6 +386,9 @@ def parse(text: str, *, format: str | None = None, filename: str | None = None) 
     chosen = _select(_candidates(lines, fmt, org=org))
     entries: list[ChangelogEntry] = []
     for index, c in enumerate(chosen):
+        if c.table_body is not None:
+            entries.append(ChangelogEntry(c.header.version, c.header.date, c.header.title, c.table_body, c.line + 1))
+            continue
         stop = chosen[index + 1].start if index + 1 < len(chosen) else len(lines)
         body_lines = lines[c.end + 1 : stop]
         while body_lines and not body_lines[-1].strip():

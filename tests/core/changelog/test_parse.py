@@ -269,3 +269,41 @@ def test_unknown_format_is_refused() -> None:
 )
 def test_detect_format(filename: str | None, text: str, fmt: str) -> None:
     assert detect_format(filename, text) == fmt
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "expected"),
+    [
+        pytest.param("# dplyr (development version)\n\n* new\n\n# dplyr 1.1.4\n\n* fix\n\n# dplyr 1.1.3\n\n* b\n",
+                     "markdown", [("Unreleased", None), ("1.1.4", None), ("1.1.3", None)], id="r-news"),
+        pytest.param("=== 5.20.0 / 2023-09-06\n\n* 1 minor enhancement:\n\n  * Added foo.\n", "text",
+                     [("5.20.0", "2023-09-06")], id="ruby-history-rdoc"),
+        pytest.param("Revision history for Foo\n\n1.23  Wed Jan 31 12:00:00 2024\n    - fix\n\n"
+                     "1.22 2023-12-01T10:00:00Z\n    - b\n", "text",
+                     [("1.23", "2024-01-31"), ("1.22", "2023-12-01")], id="perl-changes"),
+        pytest.param("## 1.2.3（2024年1月31日）\n\n- 修复\n", "markdown", [("1.2.3", "2024-01-31")], id="cjk-date"),
+        pytest.param("## 1.2.3 - Mon, 04 Mar 2019\n\n- a\n", "markdown", [("1.2.3", "2019-03-04")], id="weekday"),
+        pytest.param("* Version 1.2.3 <2024-01-31>\n** Fixes\n- a\n* Version 1.2.2\n- b\n", "text",
+                     [("1.2.3", "2024-01-31"), ("1.2.2", None)], id="org-outline"),
+    ],
+)  # fmt: skip
+def test_more_real_world_styles(text: str, fmt: str, expected: list[tuple[str, str | None]]) -> None:
+    filename = "CHANGES.org" if "org" in fmt or text.startswith("* ") else None
+    assert _versions(text, format=fmt, **({"filename": filename} if filename else {})) == expected
+
+
+def test_table_of_versions() -> None:
+    text = (
+        "# Changelog\n\n| Version | Date | Notes |\n|---|---|---|\n"
+        "| 1.0.1 | 2023-02-01 | fix x |\n| **1.0.0** | Jan 1, 2023 | first |\n| 0.9 | | beta |\n"
+    )
+    assert [(e.version, e.date, e.body) for e in parse(text, format="markdown")] == [
+        ("1.0.1", dt.date(2023, 2, 1), "fix x"),
+        ("1.0.0", dt.date(2023, 1, 1), "first"),
+        ("0.9", None, "beta"),
+    ]
+
+
+def test_a_support_matrix_in_a_changelog_is_not_a_table_of_versions() -> None:
+    text = "## 2.0.0\n\n| Python | Supported |\n|---|---|\n| 3.12 | yes |\n| 3.11 | yes |\n\n## 1.0.0\n\n- a\n"
+    assert [e.version for e in parse(text, format="markdown")] == ["2.0.0", "1.0.0"]

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from enum import IntEnum
 
-from core.changelog.dates import DATE_RE, iter_dates
+from core.changelog.dates import DATE_RE, find_date, iter_dates
 from core.changelog.versions import UNRELEASED
 
 
@@ -168,22 +168,33 @@ def clean(text: str) -> str:
     return text.rstrip(" \t#")
 
 
-def _mask_dates(text: str) -> tuple[str, dt.date | None, bool]:
+def _mask_dates(text: str, *, keep: int = -1) -> tuple[str, dt.date | None, bool]:
+    """``text`` with its date-shaped spans (but the ``keep``-th) replaced by a marker, and the first real date."""
     if not any(ch.isdigit() for ch in text):
         return text, None, False
     first: dt.date | None = None
     pieces: list[str] = []
     last = 0
-    for found in iter_dates(text):
+    for index, found in enumerate(iter_dates(text)):
+        if index == keep:
+            continue
         if first is None:
             first = found.date
         pieces.append(text[last : found.start])
         pieces.append(_DATE)
         last = found.end
     if not pieces:
-        return text, None, False
+        return text, first, False
     pieces.append(text[last:])
     return "".join(pieces), first, True
+
+
+def _calendar_version_index(text: str) -> int:
+    """Which date-shaped span is a calendar version (``2023.10.1``: year first, dots), or -1."""
+    for index, m in enumerate(DATE_RE.finditer(text)):
+        if m["isep"] == ".":
+            return index
+    return -1
 
 
 def _prefix_kind(prefix: str) -> tuple[str, str] | None:
@@ -251,15 +262,20 @@ def read_header(text: str, *, plain: bool = False, decorated: bool = False) -> H
     span = _FROM_TO.search(masked)
     m = VERSION_RE.search(masked, span.end()) if span else VERSION_RE.search(masked)
     prefix_end = span.start() if span else m.start() if m else 0
+    if m is None and dated and (keep := _calendar_version_index(title)) >= 0:
+        # No version but a dotted date: a calendar version ("## 2023.10.1 (2023-10-02)"), dated by the other
+        # date when there is one, else by itself.
+        calendar_masked, other_date, _ = _mask_dates(title, keep=keep)
+        m = VERSION_RE.search(calendar_masked)
+        if m is not None:
+            masked, prefix_end = calendar_masked, m.start()
+            date = other_date or find_date(m.group(0))
     if m is None:
         m = _INTEGER_VERSION_RE.search(masked)
         if m is not None:
             # The keyword belongs to the prefix: "Version 15" reads like "Version 1.5".
             prefix_end = m.start() if m["v"] else m.start("num")
     if m is None:
-        calendar = _calendar_version(title, masked, date) if dated and not plain else None
-        if calendar is not None:
-            return calendar
         if not plain and len(masked.split()) <= 8 and _UNRELEASED_WORDS.search(masked):
             return HeaderMatch(UNRELEASED, date, title, Strength.STRONG, dated=dated)
         return None
@@ -283,13 +299,3 @@ def read_header(text: str, *, plain: bool = False, decorated: bool = False) -> H
     else:
         strength = Strength.STRONG
     return HeaderMatch(version, date, title, strength, name=name, dated=dated)
-
-
-def _calendar_version(title: str, masked: str, date: dt.date | None) -> HeaderMatch | None:
-    """A heading that is only a dotted date (``2024.01.15``) is a calendar version, released that day."""
-    if masked.strip() != _DATE:
-        return None
-    m = DATE_RE.search(title)
-    if m is None or m["isep"] != ".":
-        return None
-    return HeaderMatch(m.group(0), date, title, Strength.STRONG, dated=True)

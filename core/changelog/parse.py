@@ -13,6 +13,7 @@ container, not a version.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections import Counter
@@ -47,6 +48,7 @@ _ANCHOR = re.compile(r"^\s*<a\s+(?:name|id)=[^>]*>\s*</a>\s*$", re.IGNORECASE)
 _MD_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
 _RST_UNDERLINE = re.compile(r"^([=\-~^*+#_.:'\"`<>!$%&,/;?@\\|])\1{2,}[ \t]*$")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_FENCE_END = re.compile(r"^\s*(`{3,}|~{3,})\s*$")
 _TABLE_DELIMITER = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])(?:\s|$)")
 _HAS_VERSION = re.compile(r"\d\.\d|\d{4}")
@@ -110,29 +112,37 @@ def _skipped_lines(lines: list[str], fmt: str) -> bytearray:
             if lines[j].strip() in ("---", "..."):
                 skip[0 : j + 1] = b"\x01" * (j + 1)
                 break
+    # Where fences and comments could close, found once: looking ahead from every opener would be quadratic.
+    fence_ends: dict[str, list[tuple[int, int]]] = {"`": [], "~": []}
+    comment_ends: list[int] = []
+    for j, line in enumerate(lines):
+        if "-->" in line:
+            comment_ends.append(j)
+        if (fence := _FENCE_END.match(line)) is not None:
+            fence_ends[fence.group(1)[0]].append((j, len(fence.group(1))))
     i = 0
     while i < count:
         line = lines[i]
         if skip[i] or ("`" not in line and "~" not in line and "<!--" not in line):
             i += 1
             continue
+        end = None
         fence = _FENCE.match(line)
         if fence is not None:
             mark = fence.group(1)
-            closer = re.compile(rf"^\s*{re.escape(mark[0])}{{{len(mark)},}}\s*$")
-            end = next((j for j in range(i + 1, count) if closer.match(lines[j])), None)
-            if end is not None:  # an unclosed fence hides nothing: better a stray header than a lost file
-                skip[i : end + 1] = b"\x01" * (end + 1 - i)
-                i = end + 1
-                continue
-        elif line.lstrip().startswith("<!--") and "-->" not in line[line.index("<!--") + 4 :]:
-            end = next((j for j in range(i + 1, count) if "-->" in lines[j]), None)
-            if end is not None:
-                skip[i : end + 1] = b"\x01" * (end + 1 - i)
-                i = end + 1
-                continue
+            closers = fence_ends[mark[0]]
+            start = bisect.bisect_right(closers, (i, len(mark) + 1_000_000))
+            end = next((closers[k][0] for k in range(start, len(closers)) if closers[k][1] >= len(mark)), None)
         elif line.lstrip().startswith("<!--"):
-            skip[i] = 1
+            if "-->" in line[line.index("<!--") + 4 :]:
+                end = i
+            else:
+                position = bisect.bisect_right(comment_ends, i)
+                end = comment_ends[position] if position < len(comment_ends) else None
+        if end is not None:  # an unclosed fence or comment hides nothing: better a stray header than a lost file
+            skip[i : end + 1] = b"\x01" * (end + 1 - i)
+            i = end + 1
+            continue
         i += 1
     return skip
 

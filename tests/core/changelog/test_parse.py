@@ -71,6 +71,8 @@ def _versions(text: str, **kwargs: str) -> list[tuple[str, str | None]]:
                      [("1.2.3", "2024-01-01"), ("1.2.2", "2023-12-01")], id="plain-version-dash-date"),
         pytest.param("## 🎉 1.2.0 🎉\n- a\n", "markdown", [("1.2.0", None)], id="emoji"),
         pytest.param("## 2024.02.02\n- certs\n", "markdown", [("2024.02.02", "2024-02-02")], id="calendar-version"),
+        pytest.param("## 2023.10.1 (2023-10-02)\n- a\n", "markdown", [("2023.10.1", "2023-10-02")],
+                     id="calendar-version-with-date"),
         pytest.param("## v15 - 2022-01-01\n- a\n", "markdown", [("15", "2022-01-01")], id="integer-version"),
         pytest.param("#version 15.2.10\nUpdated dependencies\n", "markdown", [("15.2.10", None)], id="atx-no-space"),
         pytest.param("## v.2.6.2 - 16 Jun, 2016\n- a\n", "markdown", [("2.6.2", "2016-06-16")], id="v-dot-prefix"),
@@ -307,3 +309,8 @@ def test_table_of_versions() -> None:
 def test_a_support_matrix_in_a_changelog_is_not_a_table_of_versions() -> None:
     text = "## 2.0.0\n\n| Python | Supported |\n|---|---|\n| 3.12 | yes |\n| 3.11 | yes |\n\n## 1.0.0\n\n- a\n"
     assert [e.version for e in parse(text, format="markdown")] == ["2.0.0", "1.0.0"]
+
+
+def test_many_unclosed_comments_and_fences_hide_nothing() -> None:
+    text = "<!-- note\n" * 20_000 + "````\n```\n" * 10_000 + "## 1.0.0\n- a\n"
+    assert [e.version for e in parse(text, format="markdown")] == ["1.0.0"]

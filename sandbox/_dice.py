@@ -7,33 +7,32 @@ from BLAKE2b digests instead (~1 µs each): the same key always gives the same n
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
 
 _SCALE = float(1 << 64)
+_EIGHT_WORDS = struct.Struct("<8Q")
 
 
 class Dice:
     """A small, reproducible stream of numbers for one key."""
 
-    __slots__ = ("_buffer", "_key", "_offset", "_round")
+    __slots__ = ("_key", "_round", "_values")
 
     def __init__(self, *key: object) -> None:
         self._key = ":".join(map(str, key)).encode()
         self._round = 0
-        self._buffer = b""
-        self._offset = 0
+        self._values: list[int] = []
 
     def _next(self) -> int:
-        if self._offset + 8 > len(self._buffer):
-            self._buffer = hashlib.blake2b(self._key + b"#%d" % self._round, digest_size=64).digest()
+        if not self._values:
+            digest = hashlib.blake2b(self._key + b"#%d" % self._round, digest_size=64).digest()
+            self._values = list(_EIGHT_WORDS.unpack(digest))
             self._round += 1
-            self._offset = 0
-        value = int.from_bytes(self._buffer[self._offset : self._offset + 8], "little")
-        self._offset += 8
-        return value
+        return self._values.pop()
 
     def random(self) -> float:
         """A float in [0, 1)."""

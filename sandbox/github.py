@@ -232,6 +232,7 @@ class _Api:
             "releases_url": "/releases{/id}", "deployments_url": "/deployments",
         }  # fmt: skip
         stars = int(_sha("stars", repo.key)[:4], 16) % 5000
+        created, pushed = self.world.repo_dates(repo)
         data: dict[str, Any] = {
             "id": repo.id,
             "node_id": base64.b64encode(f"010:Repository{repo.id}".encode()).decode(),
@@ -240,13 +241,13 @@ class _Api:
             "private": False,
             "owner": self._owner(base, repo.owner),
             "html_url": f"https://github.com/{full}",
-            "description": repo.description,
+            "description": self.world.package(repo.members[0]).description,
             "fork": False,
             "url": api,
             **{field: api + suffix for field, suffix in templated.items()},
-            "created_at": _iso(repo.created),
-            "updated_at": _iso(repo.pushed),
-            "pushed_at": _iso(repo.pushed),
+            "created_at": _iso(created),
+            "updated_at": _iso(pushed),
+            "pushed_at": _iso(pushed),
             "git_url": f"git://github.com/{full}.git",
             "ssh_url": f"git@github.com:{full}.git",
             "clone_url": f"https://github.com/{full}.git",
@@ -372,10 +373,11 @@ class _Api:
         if repo.outcome == "gone":
             return _not_found()
         if repo.outcome == "blocked":
-            month = dt.datetime.fromtimestamp(repo.created, dt.UTC).strftime("%Y/%m")
+            created = self.world.repo_dates(repo)[0]
+            month = dt.datetime.fromtimestamp(created, dt.UTC).strftime("%Y/%m")
             block = {
                 "reason": "dmca",
-                "created_at": _iso(repo.created),
+                "created_at": _iso(created),
                 "html_url": f"https://github.com/github/dmca/blob/master/{month}/{repo.name}.md",
             }
             return json_error(451, {"message": "Repository access blocked", "block": block})
@@ -500,7 +502,8 @@ class _Api:
             }
             return json_error(409, body)
         base, head = self._base(request), self._head(repo)
-        who = {"name": repo.owner, "email": f"{repo.owner}@users.noreply.github.com", "date": _iso(repo.pushed)}
+        pushed = self.world.repo_dates(repo)[1]
+        who = {"name": repo.owner, "email": f"{repo.owner}@users.noreply.github.com", "date": _iso(pushed)}
         commit = {
             "sha": head,
             "node_id": base64.b64encode(f"C_{head}".encode()).decode(),

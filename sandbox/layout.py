@@ -120,7 +120,7 @@ def _single(text: dict[str, str | bytes], world: World, repo: Repo, dice: Dice) 
     package = world.package(repo.members[0])
     name, registry, version = package.name, package.registry, package.latest if package.versions else "0.0.0"
     ident = name.split("/")[-1].replace("-", "_").replace(".", "_").lower()
-    year = dt.datetime.fromtimestamp(repo.created, dt.UTC).year
+    year = dt.datetime.fromtimestamp(world.repo_dates(repo)[0], dt.UTC).year
     text["README.md" if registry != "pypi" or dice.chance(0.6) else "README.rst"] = texts.readme(
         name, package.description, registry
     )
@@ -159,7 +159,7 @@ def _single(text: dict[str, str | bytes], world: World, repo: Repo, dice: Dice) 
 
 
 def _monorepo(text: dict[str, str | bytes], world: World, repo: Repo, dice: Dice) -> None:
-    year = dt.datetime.fromtimestamp(repo.created, dt.UTC).year
+    year = dt.datetime.fromtimestamp(world.repo_dates(repo)[0], dt.UTC).year
     text["README.md"] = f"# {repo.name}\n\nA monorepo of {len(repo.members)} packages.\n"
     text["LICENSE"] = texts.license_text(repo.owner, year)
     text["package.json"] = '{\n  "private": true,\n  "workspaces": ["packages/*"]\n}\n'

@@ -152,9 +152,6 @@ class Repo:
     decoys: tuple[str, ...]
     default_branch: str
     language: str
-    description: str
-    created: float
-    pushed: float
     revision: int  # bumped whenever a publish changes its files or releases
 
     @property
@@ -257,6 +254,7 @@ class World:
         self.now = time.time() if now is None else now
         self.rubygems_rps = rubygems_rps
         self.cases: tuple[Case, ...] = load_cases(corpus_dir)
+        self._cases_by_slug = {case.slug: case for case in self.cases}
         self.control = Control(seed)
 
         self._plans: list[_Plan] = []
@@ -282,6 +280,7 @@ class World:
         self._last_publish = self.now
         self._package = functools.lru_cache(maxsize=8192)(self._derive_package)
         self._repo = functools.lru_cache(maxsize=8192)(self._derive_repo)
+        self._source = functools.lru_cache(maxsize=1 << 17)(self._derive_source)
 
     # ---- planning: what every lookup needs, done for every package at start ----
 
@@ -397,7 +396,7 @@ class World:
         """Indices of the packages of ``registry``, in creation order."""
         return self._by_registry[registry]
 
-    def _source(self, repo_key: int, member: int) -> str:
+    def _derive_source(self, repo_key: int, member: int) -> str:
         """What kind of changelog package ``member`` keeps in repository ``repo_key``."""
         plan = self._repos[repo_key]
         if plan.special:
@@ -412,24 +411,41 @@ class World:
     def _case(self, source: str) -> Case | None:
         if not source.startswith("corpus:"):
             return None
-        slug = source.removeprefix("corpus:")
-        return next(c for c in self.cases if c.slug == slug)
+        return self._cases_by_slug[source.removeprefix("corpus:")]
+
+    def _case_of_member(self, index: int) -> Case | None:
+        plan = self._plans[index]
+        return self._case(self._source(plan.repo_key, index)) if plan.repo_key >= 0 else None
+
+    def _span(self, index: int) -> tuple[float, float, int]:
+        """When package ``index`` was first and last released before start, and how many versions it had then."""
+        if index >= self.size:
+            return self.now, self.now, 0
+        case = self._case_of_member(index)
+        dice = Dice(self.seed, "span", index)
+        count = min(len(case.versions), MAX_VERSIONS) if case else 1 + int(dice.random() ** 2 * 40)
+        updated = self.now - 60 - dice.random() ** 2 * 3 * _YEAR
+        created = updated - dice.random() * 6 * _YEAR * min(1.0, count / 20)
+        return created, updated, count
 
     def _history(self, index: int, plan: _Plan) -> tuple[list[str], list[float]]:
-        if index >= self.size:
+        created, updated, count = self._span(index)
+        if not count:
             return [], []
-        dice = Dice(self.seed, "history", index)
-        case = self._case(self._source(plan.repo_key, index)) if plan.repo_key >= 0 else None
+        case = self._case_of_member(index)
         if case is not None:
             versions = list(case.releases()[-MAX_VERSIONS:])
         else:
-            count = 1 + int(dice.random() ** 2 * 40)
-            versions = _semver_history(dice, count, plan.registry)
-        updated = self.now - 60 - dice.random() ** 2 * 3 * _YEAR
-        created = updated - dice.random() * 6 * _YEAR * min(1.0, len(versions) / 20)
-        step = (updated - created) / max(1, len(versions) - 1)
-        times = [created + k * step for k in range(len(versions))]
-        return versions, times
+            versions = _semver_history(Dice(self.seed, "history", index), count, plan.registry)
+        step = (updated - created) / max(1, count - 1)
+        return versions, [created + k * step for k in range(count)]
+
+    def _description(self, index: int) -> str:
+        dice = Dice(self.seed, "description", index)
+        return (
+            f"{dice.choice(_words.QUALIFIERS).capitalize()} {dice.choice(_words.NOUNS)} "
+            f"{dice.choice(('for', 'with', 'without', 'around'))} {dice.choice(_words.NOUNS)}s"
+        )
 
     def _derive_package(self, index: int, _published: int) -> Package:
         plan = self._plans[index]
@@ -438,22 +454,12 @@ class World:
         for version, at in self._published.get(index, ()):
             versions.append(version)
             times.append(at)
-        repo, directory, foreign = None, None, None
-        if plan.repo_key >= 0:
-            repo_plan = self._repos[plan.repo_key]
-            repo = repo_plan.alias or f"{repo_plan.owner}/{repo_plan.name}"
-            if plan.repo_key % 2 == 1:
-                directory = f"packages/{plan.name.split('/')[-1]}"
-        else:
-            foreign = self._foreign_url(dice, plan)
+        repo, directory = self._pointed(plan)
         return Package(
             index=index,
             registry=plan.registry,
             name=plan.name,
-            description=(
-                f"{dice.choice(_words.QUALIFIERS).capitalize()} {dice.choice(_words.NOUNS)} "
-                f"{dice.choice(('for', 'with', 'without', 'around'))} {dice.choice(_words.NOUNS)}s"
-            ),
+            description=self._description(index),
             author=dice.choice(_words.OWNERS),
             license=dice.choice(("MIT", "MIT", "MIT", "Apache-2.0", "BSD-3-Clause", "ISC")),
             versions=tuple(versions),
@@ -463,9 +469,23 @@ class World:
             directory=directory,
             link=self._link_style(dice, plan, directory),
             no_repo_reason=plan.reason or None,
-            foreign_url=foreign,
-            huge=plan.registry == "npm" and (dice.chance(0.002) or index == self._first_plain_npm),
+            foreign_url=self._foreign_url(index),
+            huge=self._huge(index),
         )
+
+    def _pointed(self, plan: _Plan) -> tuple[str | None, str | None]:
+        """The "owner/name" a package's metadata names (the old name if renamed), and its monorepo directory."""
+        if plan.repo_key < 0:
+            return None, None
+        repo_plan = self._repos[plan.repo_key]
+        directory = f"packages/{plan.name.split('/')[-1]}" if plan.repo_key % 2 == 1 else None
+        return repo_plan.alias or f"{repo_plan.owner}/{repo_plan.name}", directory
+
+    def _huge(self, index: int) -> bool:
+        """Whether npm package ``index`` has a multi-megabyte document (one in 500, and one in every world)."""
+        if self._plans[index].registry != "npm":
+            return False
+        return index == self._first_plain_npm or Dice(self.seed, "huge", index).chance(0.002)
 
     def _link_style(self, dice: Dice, plan: _Plan, directory: str | None) -> str:
         if plan.reason:
@@ -485,7 +505,11 @@ class World:
         }[plan.registry]  # fmt: skip
         return dice.weighted(weights)
 
-    def _foreign_url(self, dice: Dice, plan: _Plan) -> str | None:
+    def _foreign_url(self, index: int) -> str | None:
+        plan = self._plans[index]
+        if not plan.reason:
+            return None
+        dice = Dice(self.seed, "foreign", index)
         base = plan.name.split("/")[-1].lower()
         owner = dice.choice(_words.OWNERS)
         return {
@@ -519,13 +543,13 @@ class World:
         plan = self._repos[key]
         dice = Dice(self.seed, "repo", key)
         members = tuple(self._members[key])
-        lead = self.package(members[0])
+        registry = self._plans[members[0]].registry
         changelogs: list[Changelog] = []
         if plan.outcome in {"changelog", "too-large", "not-a-changelog"}:
             for member in members:
                 source = self._source(key, member)
-                changelogs.append(Changelog(self._changelog_path(dice, key, member, source), "", source, member))
-            changelogs = [Changelog(c.path, self._format(c.source, c.path), c.source, c.member) for c in changelogs]
+                path = self._changelog_path(dice, key, member, source)
+                changelogs.append(Changelog(path, self._format(source), source, member))
         has_releases = plan.outcome == "releases-only" or (
             plan.outcome == "changelog" and dice.chance(self.mix.releases_too)
         )
@@ -538,11 +562,9 @@ class World:
             if plan.outcome == "releases-only":
                 options.append("CHANGELOG.md")
             decoys = (dice.choice(options),)
-        language = {"npm": "JavaScript", "pypi": "Python", "rubygems": "Ruby"}[lead.registry]
-        if lead.registry == "npm" and dice.chance(0.4):
+        language = {"npm": "JavaScript", "pypi": "Python", "rubygems": "Ruby"}[registry]
+        if registry == "npm" and dice.chance(0.4):
             language = "TypeScript"
-        created = min(lead.times[0] if lead.times else self.now, self.now) - dice.random() * 30 * _DAY
-        pushed = self._pushed.get(key) or max((t for m in members for t in self.package(m).times), default=created)
         return Repo(
             key=key,
             id=REPO_ID_BASE + key,
@@ -557,11 +579,15 @@ class World:
             decoys=decoys,
             default_branch=dice.weighted({"main": 0.7, "master": 0.3}),
             language=language,
-            description=lead.description,
-            created=created,
-            pushed=pushed,
             revision=revision,
         )
+
+    def repo_dates(self, repo: Repo) -> tuple[float, float]:
+        """When ``repo`` was created and last pushed to."""
+        published = self._published.get(repo.members[0])
+        first = published[0][1] if published else self._span(repo.members[0])[0]
+        created = min(first, self.now) - Dice(self.seed, "created", repo.key).random() * 30 * _DAY
+        return created, self._pushed.get(repo.key) or max(self._span(m)[1] for m in repo.members)
 
     def _changelog_path(self, dice: Dice, key: int, member: int, source: str) -> str:
         if key % 2 == 1:
@@ -589,7 +615,7 @@ class World:
         keep_original = case is not None and original in names and dice.chance(0.6)
         return original if keep_original else dice.choice(names)
 
-    def _format(self, source: str, path: str) -> str:
+    def _format(self, source: str) -> str:
         case = self._case(source)
         if case is not None:
             return case.format
@@ -639,7 +665,7 @@ class World:
                     body=_release_notes(dice, version),
                     draft=True,
                     prerelease=False,
-                    created=repo.pushed,
+                    created=self.repo_dates(repo)[1],
                     published=None,
                     version=version,
                 ),
@@ -874,34 +900,28 @@ class World:
             if repo.outcome == "changelog" or repo.special:
                 for changelog in repo.changelogs:
                     item = dict(entry, path=changelog.path, format=changelog.format, source=changelog.source)
-                    item["directory"] = self.package(changelog.member).directory
+                    item["directory"] = self._pointed(self._plans[changelog.member])[1]
                     repos[repo.outcome].append(item)
                     if repo.special:
                         special[repo.special] = item
             else:
                 if repo.outcome == "releases-only":
-                    entry["releases"] = len([r for r in self.releases(repo) if not r.draft])
+                    entry["releases"] = sum(self._span(m)[2] + len(self._published.get(m, ())) for m in repo.members)
                 repos[repo.outcome].append(entry)
         with_repo: list[dict[str, Any]] = []
         without: dict[str, list[dict[str, str]]] = {reason: [] for reason in NO_REPO_REASONS}
         huge: list[str] = []
-        for index in range(len(self._plans)):
-            plan = self._plans[index]
-            if plan.registry == "npm" and self.package(index).huge:
+        for index, plan in enumerate(self._plans):
+            if self._huge(index):
                 huge.append(plan.name)
             if plan.repo_key >= 0:
-                package = self.package(index)
+                repo_name, directory = self._pointed(plan)
                 with_repo.append(
-                    {
-                        "registry": plan.registry,
-                        "name": plan.name,
-                        "repo": package.repo,
-                        "directory": package.directory,
-                    }
+                    {"registry": plan.registry, "name": plan.name, "repo": repo_name, "directory": directory}
                 )
             else:
                 item = {"registry": plan.registry, "name": plan.name}
-                url = self.package(index).foreign_url
+                url = self._foreign_url(index)
                 without[plan.reason].append(dict(item, url=url) if url else item)
         return {
             "seed": self.seed,

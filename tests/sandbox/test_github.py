@@ -204,11 +204,12 @@ async def test_single_page_of_releases_has_no_link_header(world: World, github_c
 
 
 async def test_drafts_are_listed_only_for_authorised_requests(world: World, github_client: httpx.AsyncClient) -> None:
-    repos = [e["repo"] for e in world.summary()["repos"]["releases-only"]]
+    repos = [e["repo"] for e in world.summary()["repos"]["releases-only"] if e["releases"] < 100]
     for repo in repos:
-        authorised = (await github_client.get(f"/repos/{repo}/releases", headers=AUTH)).json()
+        url = f"/repos/{repo}/releases?per_page=100"
+        authorised = (await github_client.get(url, headers=AUTH, follow_redirects=True)).json()
         if any(r["draft"] for r in authorised):
-            anonymous = (await github_client.get(f"/repos/{repo}/releases")).json()
+            anonymous = (await github_client.get(url, follow_redirects=True)).json()
             assert not any(r["draft"] for r in anonymous)
             assert len(anonymous) == len(authorised) - 1
             assert authorised[0]["published_at"] is None

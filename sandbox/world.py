@@ -716,6 +716,23 @@ class World:
             return self._npm_tail[-1].seq
         return self._npm_row(self._npm_prefill).seq if self._npm_prefill else NPM_SEQ_BASE
 
+    def _npm_feed_counts(self) -> dict[str, int]:
+        """What a follower of the whole feed should see: rows by kind, and those naming a GitHub repository."""
+        counts = {"rows": 0, "deleted": 0, "design": 0, "with_github_repo": 0}
+        packages: set[int] = set()
+        for row in self.npm_changes(0, None):
+            counts["rows"] += 1
+            index = self._names["npm"].get(row.id)
+            if row.deleted:
+                counts["deleted"] += 1
+            elif row.id.startswith("_design/"):
+                counts["design"] += 1
+            elif index is not None and self._plans[index].repo_key >= 0:
+                counts["with_github_repo"] += 1
+                packages.add(index)
+        counts["packages_with_github_repo"] = len(packages)
+        return counts
+
     def npm_prefilled(self) -> int:
         """How many rows npm's change feed held at start."""
         return self._npm_prefill
@@ -932,6 +949,7 @@ class World:
                 "packages_with_github_repo": len(with_repo),
                 "packages_without_github_repo": {reason: len(items) for reason, items in without.items()},
                 "npm_changes": self.npm_prefilled() + len(self._npm_tail),
+                "npm_feed": self._npm_feed_counts(),
                 "npm_update_seq": self.npm_update_seq(),
                 "pypi_last_serial": self.pypi_last_serial(),
             },

@@ -42,6 +42,18 @@ async def test_paging_by_last_seq_visits_every_row_once_in_order(
     assert seqs[-1] == world.npm_update_seq()
 
 
+async def test_world_counts_the_feed_rows_that_name_a_github_repository(
+    world: World, replicate_client: httpx.AsyncClient
+) -> None:
+    world.publish("npm")
+    rows = await _all_changes(replicate_client, 500)
+    names = {p["name"] for p in world.summary()["packages"]["github"] if p["registry"] == "npm"}
+    wanted = [r["id"] for r in rows if not r.get("deleted") and r["id"] in names]
+    counts = world.summary()["counts"]["npm_feed"]
+    assert counts["rows"] == len(rows) and counts["deleted"] == sum(bool(r.get("deleted")) for r in rows)
+    assert counts["with_github_repo"] == len(wanted) and counts["packages_with_github_repo"] == len(set(wanted))
+
+
 async def test_feed_holds_deleted_design_scoped_and_repeated_documents() -> None:
     world = World(seed=7, packages=2000, now=NOW)
     transport = httpx.ASGITransport(app=npm.create_replicate_app(world))

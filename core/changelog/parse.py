@@ -45,7 +45,8 @@ _ASCIIDOC = re.compile(r"^(={1,6})[ \t]+(.*?)(?:[ \t]+=+)?[ \t]*$")
 _ORG = re.compile(r"^(\*{1,6})[ \t]+(.*?)[ \t]*$")
 _HTML_HEADING = re.compile(r"^\s*<h([1-6])\b[^>]*>(.*?)</h\1>\s*$", re.IGNORECASE)
 _ANCHOR = re.compile(r"^\s*<a\s+(?:name|id)=[^>]*>\s*</a>\s*$", re.IGNORECASE)
-_MD_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+# "~~~" reaches this test only when _is_underline kept it from being read as a code fence.
+_MD_UNDERLINE = re.compile(r"^ {0,3}(?:=+|-+|~{3,})[ \t]*$")
 _RST_UNDERLINE = re.compile(r"^([=\-~^*+#_.:'\"`<>!$%&,/;?@\\|])\1{2,}[ \t]*$")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _FENCE_END = re.compile(r"^\s*(`{3,}|~{3,})\s*$")
@@ -115,11 +116,15 @@ def _skipped_lines(lines: list[str], fmt: str) -> bytearray:
     # Where fences and comments could close, found once: looking ahead from every opener would be quadratic.
     fence_ends: dict[str, list[tuple[int, int]]] = {"`": [], "~": []}
     comment_ends: list[int] = []
+    underlines: set[int] = set()
     for j, line in enumerate(lines):
         if "-->" in line:
             comment_ends.append(j)
         if (fence := _FENCE_END.match(line)) is not None:
-            fence_ends[fence.group(1)[0]].append((j, len(fence.group(1))))
+            if _is_underline(lines, j, fmt):
+                underlines.add(j)
+            else:
+                fence_ends[fence.group(1)[0]].append((j, len(fence.group(1))))
     i = 0
     while i < count:
         line = lines[i]
@@ -127,7 +132,7 @@ def _skipped_lines(lines: list[str], fmt: str) -> bytearray:
             i += 1
             continue
         end = None
-        fence = _FENCE.match(line)
+        fence = _FENCE.match(line) if i not in underlines else None
         if fence is not None:
             mark = fence.group(1)
             closers = fence_ends[mark[0]]
@@ -145,6 +150,18 @@ def _skipped_lines(lines: list[str], fmt: str) -> bytearray:
             continue
         i += 1
     return skip
+
+
+def _is_underline(lines: list[str], j: int, fmt: str) -> bool:
+    """Whether the bare ``~~~``/````` line ``j`` underlines the title above it (reStructuredText style).
+
+    CommonMark reads it as a code fence, but files written rst-style (``HISTORY.txt``, a few ``.md``) use it as
+    an underline: in text files always, in markdown when the line above reads as a version header.
+    """
+    title = lines[j - 1].strip() if j > 0 else ""
+    if not title or _FENCE.match(title) or len(lines[j].strip()) < len(title) - 2:
+        return False
+    return fmt != "markdown" or read_header(title) is not None
 
 
 def _underline(line: str, fmt: str) -> bool:

@@ -314,3 +314,14 @@ def test_a_support_matrix_in_a_changelog_is_not_a_table_of_versions() -> None:
 def test_many_unclosed_comments_and_fences_hide_nothing() -> None:
     text = "<!-- note\n" * 20_000 + "````\n```\n" * 10_000 + "## 1.0.0\n- a\n"
     assert [e.version for e in parse(text, format="markdown")] == ["1.0.0"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "rst", "markdown"])
+def test_tilde_underlines_are_not_code_fences(fmt: str) -> None:
+    text = "1.2.3 (2024-01-01)\n~~~~~~~~~~~~~~~~~~\n\n- a\n\n1.2.2 (2023-01-01)\n~~~~~~~~~~~~~~~~~~\n\n- b\n"
+    assert _versions(text, format=fmt) == [("1.2.3", "2024-01-01"), ("1.2.2", "2023-01-01")]
+
+
+def test_tilde_fence_after_prose_still_hides_headers() -> None:
+    text = "## 1.0.0\n\nExample:\n~~~\n## 0.9.0\n~~~\n\n## 0.8.0\n"
+    assert [e.version for e in parse(text, format="markdown")] == ["1.0.0", "0.8.0"]

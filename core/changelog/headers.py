@@ -203,8 +203,8 @@ def _prefix_kind(prefix: str) -> tuple[str, str] | None:
     if not prefix:
         return "", ""
     if _DATE in prefix:
-        rest = prefix.replace(_DATE, " ").strip(" \t-–—:|,/·•()[]")
-        if not rest or _keyword_phrase(rest.split()):
+        around = prefix.replace(_DATE, " ").strip(" \t-–—:|,/·•()[]")
+        if not around or _keyword_phrase(around.split()):
             return "date", ""
         return None
     words = prefix.split()

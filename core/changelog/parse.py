@@ -301,10 +301,8 @@ def _plain(lines: list[str], i: int, stripped: str) -> _Candidate | None:
         header = HeaderMatch(debian.group(2), None, stripped, Strength.STRONG)
         return _Candidate(i, i, i, 7, header, markup=False, debian=True)
     decorated = stripped.startswith(("**", "__")) or (stripped.startswith("[") and "](" not in stripped)
-    header = read_header(stripped, plain=True, decorated=decorated)
-    if header is None:
-        return None
-    return _Candidate(i, i, i, 7, header, markup=False)
+    read = read_header(stripped, plain=True, decorated=decorated)
+    return _Candidate(i, i, i, 7, read, markup=False) if read is not None else None
 
 
 def _table_row(i: int, stripped: str) -> _Candidate | None:

@@ -306,7 +306,7 @@ def _rst_writer() -> Any:
     from docutils import nodes
     from docutils.writers import html5_polyglot
 
-    class Translator(html5_polyglot.HTMLTranslator):
+    class Translator(html5_polyglot.HTMLTranslator):  # type: ignore[misc]  # docutils ships no type hints
         # docutils writes inline literals as <span class="docutils literal">; GitHub (and we) use <code>.
         def visit_literal(self, node: Any) -> None:
             self.body.append(f"<code>{self.encode(node.astext())}</code>")

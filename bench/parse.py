@@ -52,19 +52,20 @@ def main() -> None:
     corpus_bytes = sum(len(text.encode()) for _, _, text, _ in cases)
     parse_s = _median_seconds(args.rounds, lambda: [changelog.parse(t, format=f) for _, f, t, _ in cases])
 
-    bodies: dict[str, list[tuple[str, RepoRef, str]]] = {}
+    bodies: dict[str, list[tuple[str, RepoRef, str, dict[str, str]]]] = {}
     for path, fmt, text, repo in cases:
+        definitions = changelog.link_definitions(text) if fmt == "markdown" else {}
         for entry in changelog.parse(text, format=fmt):
-            bodies.setdefault(fmt, []).append((entry.body, repo, path))
+            bodies.setdefault(fmt, []).append((entry.body, repo, path, definitions))
     per_format: dict[str, float] = {}
     render_s = 0.0
     render_bytes = 0
     for fmt, items in sorted(bodies.items()):
-        size = sum(len(body.encode()) for body, _, _ in items)
+        size = sum(len(body.encode()) for body, _, _, _ in items)
 
-        def render_all(fmt: str = fmt, items: list[tuple[str, RepoRef, str]] = items) -> None:
-            for body, repo, path in items:
-                changelog.render(body, format=fmt, repo=repo, path=path)
+        def render_all(fmt: str = fmt, items: list[tuple[str, RepoRef, str, dict[str, str]]] = items) -> None:
+            for body, repo, path, definitions in items:
+                changelog.render(body, format=fmt, repo=repo, path=path, definitions=definitions)
 
         render_all()  # first use pays one-off set-up (docutils' settings), which rounds should not
         seconds = _median_seconds(args.rounds, render_all)

@@ -81,13 +81,14 @@ def _emit(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    definitions = changelog.link_definitions(decoded.text) if fmt == "markdown" else None
     versions = [
         {
             "version": entry.version,
             "date": entry.date.isoformat() if entry.date else None,
             "title": entry.title,
             "body": entry.body,
-            "html": changelog.render(entry.body, format=fmt, repo=ref, path=path or file.name),
+            "html": changelog.render(entry.body, format=fmt, repo=ref, path=path or file.name, definitions=definitions),
         }
         for entry in entries
     ]

@@ -9,7 +9,7 @@ from core.changelog.decode import Decoded, decode
 from core.changelog.find import FileInfo, changelog_hint_path, dirs_to_list, find
 from core.changelog.parse import FORMATS, detect_format, parse
 from core.changelog.releases import from_releases, tag_to_version
-from core.changelog.render import render, sanitize
+from core.changelog.render import link_definitions, render, sanitize
 from core.changelog.versions import UNRELEASED, newest, version_key, version_range
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "dirs_to_list",
     "find",
     "from_releases",
+    "link_definitions",
     "newest",
     "parse",
     "render",

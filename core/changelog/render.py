@@ -11,16 +11,18 @@ only an explicit allow-list. Changelogs are untrusted input: ``sanitize`` is the
 from __future__ import annotations
 
 import copy
+import ctypes
 import html
 import io
 import posixpath
 import re
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import cmarkgfm
 import nh3
+from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
 
 from core.models import RepoRef
@@ -76,6 +78,54 @@ _CLEANER = nh3.Cleaner(
 )
 
 _CMARK_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_GITHUB_PRE_LANG | Options.CMARK_OPT_FOOTNOTES
+_CMARK_EXTENSIONS = (b"table", b"autolink", b"tagfilter", b"strikethrough")
+
+
+class _CmarkMem(ctypes.Structure):
+    _fields_ = [
+        ("calloc", ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t)),
+        ("realloc", ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)),
+        ("free", ctypes.CFUNCTYPE(None, ctypes.c_void_p)),
+    ]
+
+
+# cmarkgfm's wrappers never free the document tree nor the HTML buffer that cmark-gfm hands back (measured here:
+# ~16 MB kept per MB rendered, without end; https://github.com/theacodes/cmarkgfm/issues/53). Its FFI module has
+# no binding for cmark_node_free, so the same shared object is opened with ctypes for the two frees.
+_cmark_so = ctypes.CDLL(_cmark.__file__)
+_cmark_so.cmark_node_free.argtypes = [ctypes.c_void_p]
+_cmark_so.cmark_node_free.restype = None
+_cmark_so.cmark_get_default_mem_allocator.restype = ctypes.POINTER(_CmarkMem)
+_cmark_free = _cmark_so.cmark_get_default_mem_allocator().contents.free
+_cmark.lib.cmark_gfm_core_extensions_ensure_registered()
+_cmark_extensions = [_cmark.lib.cmark_find_syntax_extension(name) for name in _CMARK_EXTENSIONS]
+
+
+def _address(pointer: Any) -> int:
+    return int(_cmark.ffi.cast("uintptr_t", pointer))
+
+
+def _markdown_html(text: str) -> str:
+    """GitHub-flavoured markdown to HTML with cmark-gfm, as ``cmarkgfm`` does it, but freeing what it allocates."""
+    lib = _cmark.lib
+    parser = lib.cmark_parser_new(_CMARK_OPTIONS)
+    try:
+        for extension in _cmark_extensions:
+            lib.cmark_parser_attach_syntax_extension(parser, extension)
+        data = text.encode()
+        lib.cmark_parser_feed(parser, data, len(data))
+        root = lib.cmark_parser_finish(parser)
+        try:
+            raw = lib.cmark_render_html(root, _CMARK_OPTIONS, lib.cmark_parser_get_syntax_extensions(parser))
+            try:
+                return str(_cmark.ffi.string(raw).decode())
+            finally:
+                _cmark_free(_address(raw))
+        finally:
+            _cmark_so.cmark_node_free(_address(root))
+    finally:
+        lib.cmark_parser_free(parser)
+
 
 _HEADING_TAG = re.compile(r"<(/?)h([1-6])(?=[\s>])", re.IGNORECASE)
 # One scan finds the references and steps over what must not be touched: links, code, and tags whose
@@ -99,6 +149,26 @@ def sanitize(fragment: str) -> str:
     return _CLEANER.clean(fragment)
 
 
+_DEFINITION = re.compile(r"^ {0,3}\[([^\]\n]{1,200})\]:[ \t]*\S.*$", re.MULTILINE)
+_LABEL_USE = re.compile(r"\[([^\]\n]{1,200})\](?!\()")
+
+
+def _label(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def link_definitions(text: str) -> dict[str, str]:
+    """The markdown link reference definitions of a whole changelog (``[@user]: https://…``), by label.
+
+    Many changelogs define their links once, at the end of the file; pass these to ``render`` so that each
+    version's notes still resolve them.
+    """
+    found: dict[str, str] = {}
+    for m in _DEFINITION.finditer(text):
+        found.setdefault(_label(m[1]), m[0].strip())
+    return found
+
+
 def render(
     body: str,
     *,
@@ -106,19 +176,19 @@ def render(
     repo: RepoRef | None = None,
     path: str | None = None,
     ref: str = "HEAD",
+    definitions: Mapping[str, str] | None = None,
 ) -> str:
     """The sanitized HTML of one version's ``body`` written in ``format`` ("markdown", "rst", "text", …).
 
     ``repo``, ``path`` (the changelog's path in the repository) and ``ref`` resolve relative links to
     ``https://github.com/{repo}/blob/{ref}/…`` and images to ``…/raw/{ref}/…``; without ``repo`` they are left
-    as written and issue references are not linked.
+    as written and issue references are not linked. ``definitions`` (from ``link_definitions`` on the whole
+    file) supplies the markdown link references that the body uses but does not define.
     """
     if format == "markdown":
-        fragment = cmarkgfm.markdown_to_html_with_extensions(
-            body,
-            options=_CMARK_OPTIONS,
-            extensions=["table", "autolink", "tagfilter", "strikethrough"],
-        )
+        if definitions and "[" in body:
+            body = _with_definitions(body, definitions)
+        fragment = _markdown_html(body)
     elif format == "rst":
         fragment = _render_rst(body, repo)
     else:
@@ -133,6 +203,13 @@ def render(
         return sanitize(fragment)
     finally:
         _URL_BASE.reset(token)
+
+
+def _with_definitions(body: str, definitions: Mapping[str, str]) -> str:
+    local = {_label(m[1]) for m in _DEFINITION.finditer(body)}
+    wanted = {_label(label) for label in _LABEL_USE.findall(body)} - local
+    extra = [definitions[label] for label in sorted(wanted) if label in definitions]
+    return body + "\n\n" + "\n".join(extra) + "\n" if extra else body
 
 
 def _demote_headings(fragment: str) -> str:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.changelog import render, sanitize
+from core.changelog import link_definitions, parse, render, sanitize
 from core.models import RepoRef
 
 REPO = RepoRef("octo", "widgets")
@@ -201,3 +201,29 @@ def test_asciidoc_falls_back_to_preformatted_text() -> None:
 def test_the_safety_check_rejects_raw_payloads(payload: str) -> None:
     with pytest.raises(AssertionError):
         _assert_safe(payload)
+
+
+def test_link_references_defined_elsewhere_in_the_file_resolve() -> None:
+    text = (
+        "## 1.1.0\n\n- Fix ([@jane][]) and [#12], see [docs].\n\n[docs]: https://example.org/local\n\n"
+        "## 1.0.0\n\n- First\n\n[@jane]: https://github.com/jane\n[#12]: https://example.org/12\n"
+        "[docs]: https://example.org/global\n"
+    )
+    definitions = link_definitions(text)
+    assert set(definitions) == {"docs", "@jane", "#12"}
+    output = render(parse(text, format="markdown")[0].body, format="markdown", definitions=definitions)
+    assert '<a href="https://github.com/jane"' in output and ">@jane</a>" in output
+    assert '<a href="https://example.org/12"' in output
+    assert '<a href="https://example.org/local"' in output and "global" not in output
+
+
+def test_rendering_markdown_does_not_leak_memory() -> None:
+    import psutil
+
+    body = "### Fixed\n\n" + "- a change with `code`, **bold** and a [link](https://example.org) #12\n" * 2000
+    process = psutil.Process()
+    render(body, format="markdown")
+    before = process.memory_info().rss
+    for _ in range(100):  # ~14 MB of markdown: cmarkgfm's own wrapper kept ~200 MB of it
+        render(body, format="markdown")
+    assert process.memory_info().rss - before < 40_000_000

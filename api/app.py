@@ -26,7 +26,7 @@ from core.store import open_artifacts, open_records
 logger = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parents[1] / "web"
-SOCKET_IO_CLIENT = WEB / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+SOCKET_IO_DIST = WEB / "node_modules" / "socket.io-client" / "dist"
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
@@ -70,14 +70,9 @@ def create_app(settings: Settings, sio: socketio.AsyncServer) -> FastAPI:
     app.include_router(search.router)
     app.include_router(repos.router)
     app.include_router(pages.router)
+    # The socket.io browser client comes from the npm registry (`npm ci` in web/), never from a CDN.
+    app.mount("/static/vendor", StaticFiles(directory=SOCKET_IO_DIST, check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
-
-    @app.get("/static/vendor/socket.io.min.js", include_in_schema=False)
-    async def socket_io_client() -> Response:
-        # Installed from the npm registry by `npm ci` in web/ (no CDN).
-        if not SOCKET_IO_CLIENT.exists():
-            return Response("socket.io client not installed: run `make web`", status_code=404)
-        return Response(SOCKET_IO_CLIENT.read_bytes(), media_type="text/javascript")
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import time
@@ -19,6 +20,9 @@ def up(
         bool, typer.Option("--sandbox", help="Run against the local sandbox instead of the real registries.")
     ] = False,
     demo: Annotated[float, typer.Option(help="With --sandbox: publish a new release every N seconds (0: off).")] = 5.0,
+    interval: Annotated[
+        float | None, typer.Option(help="Seconds between scheduled polls and crawls [default: 300; 60 with --sandbox].")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address the site listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the site.")] = 8000,
     prefect_port: Annotated[int, typer.Option(help="Port of the local Prefect server.")] = 4200,
@@ -30,8 +34,19 @@ def up(
 
     started = time.monotonic()
     data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(data_dir / "up.lock", "w")  # noqa: SIM115 - held for the life of the command
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        console.print(f"[red]another `changelogs up` is running on {data_dir}[/]")
+        raise typer.Exit(1) from None
     logs = data_dir / "logs"
-    env: dict[str, str] = {"CHANGELOGS_DATA_DIR": str(data_dir), "CHANGELOGS_SITE_URL": f"http://{host}:{port}"}
+    env: dict[str, str] = {
+        "CHANGELOGS_DATA_DIR": str(data_dir),
+        "CHANGELOGS_SITE_URL": f"http://{host}:{port}",
+        "CHANGELOGS_SCHEDULE_INTERVAL_S": str(interval or (60 if use_sandbox else 300)),
+    }
     children: list[Child] = []
     redis = None
     stopping = False
@@ -62,6 +77,8 @@ def up(
         if use_sandbox:
             launch(sandbox(data_dir, log_dir=logs, demo_s=demo or None))
             env |= sandbox_env(data_dir)
+            # The sandbox's GitHub treats any token as a 5,000-request-an-hour one, as GitHub does a real PAT.
+            env.setdefault("GITHUB_TOKEN", os.environ.get("GITHUB_TOKEN", "sandbox-token"))
         launch(Child("runner", python("-m", "deployments.serve"), env, logs))
         launch(Child("follower", python("-m", "follower"), env, logs))
         api = Child(
@@ -79,11 +96,19 @@ def up(
             f"  logs        {logs}\n"
             "Ctrl-C stops everything.\n"
         )
+        restart_at: dict[str, float] = {}
         while not stopping:
             for child in children:
-                if not child.alive() and child.restart and not stopping:
+                if child.alive() or not child.restart or stopping:
+                    continue
+                if child.name not in restart_at:
+                    # Back off 1, 2, 4 … 60 s so a child that cannot start does not spin.
+                    delay = min(2.0**child.restarts, 60.0)
+                    restart_at[child.name] = time.monotonic() + delay
+                    console.print(f"[yellow]{child.name} exited; restarting in {delay:.0f}s[/]\n{child.tail(5)}")
+                elif time.monotonic() >= restart_at[child.name]:
+                    del restart_at[child.name]
                     child.restarts += 1
-                    console.print(f"[yellow]{child.name} exited; restarting (#{child.restarts})[/]")
                     child.stop()
                     child.start()
             time.sleep(0.5)

@@ -40,9 +40,10 @@ class Settings(BaseSettings):
     user_agent: str = "changelogs/0.1 (+https://github.com/changelogs-md/changelogs)"
     http_timeout_s: float = 20.0
 
+    schedule_interval_s: float = 300.0
     crawl_concurrency: int = 8
     crawl_batch_size: int = 50
-    crawl_drain_seconds: float = 270.0
+    crawl_drain_seconds: float = 0.0
     recrawl_after_s: int = 3600
     revisit_after_s: int = 86400
     gone_backoff_days: int = 180
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
             object.__setattr__(self, "store", f"sqlite:///{self.data_dir / 'changelogs.db'}")
         if not self.artifacts:
             object.__setattr__(self, "artifacts", f"file://{self.data_dir / 'artifacts'}")
+        if not self.crawl_drain_seconds:
+            # A crawl-queue run ends before the next scheduled one would start.
+            object.__setattr__(self, "crawl_drain_seconds", 0.9 * self.schedule_interval_s)
         return self
 
 

@@ -5,32 +5,40 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import datetime as dt
 
 from prefect import aserve
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.schedules import Interval
 
+from core.settings import load_settings
 from flows.crawl_queue import crawl_queue
 from flows.crawl_repo import crawl_repo
 from flows.poll_pypi import poll_pypi
 from flows.poll_rubygems import poll_rubygems
 
-EVERY_5_MINUTES = timedelta(minutes=5)
+
+def _every(seconds: float) -> Interval:
+    # Anchored a moment ago, so the first run starts now rather than one interval after the runner starts.
+    now = dt.datetime.now(dt.UTC)
+    return Interval(dt.timedelta(seconds=seconds), anchor_date=now - dt.timedelta(seconds=seconds - 2))
 
 
-def deployments() -> list[RunnerDeployment]:
+async def deployments() -> list[RunnerDeployment]:
     """The deployments, named like their flows."""
+    settings = load_settings()
     common = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["changelogs"]}
+    scheduled = {"schedule": _every(settings.schedule_interval_s), "concurrency_limit": 1, **common}
     return [
-        poll_pypi.to_deployment("poll-pypi", interval=EVERY_5_MINUTES, concurrency_limit=1, **common),
-        poll_rubygems.to_deployment("poll-rubygems", interval=EVERY_5_MINUTES, concurrency_limit=1, **common),
-        crawl_queue.to_deployment("crawl-queue", interval=EVERY_5_MINUTES, concurrency_limit=1, **common),
-        crawl_repo.to_deployment("crawl-repo", **common),
+        await poll_pypi.ato_deployment("poll-pypi", **scheduled),
+        await poll_rubygems.ato_deployment("poll-rubygems", **scheduled),
+        await crawl_queue.ato_deployment("crawl-queue", **scheduled),
+        await crawl_repo.ato_deployment("crawl-repo", **common),
     ]
 
 
 async def main() -> None:
-    await aserve(*deployments(), limit=8, print_starting_message=True)
+    await aserve(*await deployments(), limit=8, print_starting_message=True)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@
     li.appendChild(a);
     if (event.version) {
       const v = document.createElement("span");
-      v.className = "version";
+      v.className = "badge";
       v.textContent = event.version;
       li.appendChild(v);
     }

@@ -41,6 +41,7 @@ class HeaderMatch:
 
 
 _DATE = "\x01"
+_DIGIT = re.compile(r"\d")
 
 _HTML_TAG = re.compile(
     r"</?(?:a|abbr|b|big|code|del|em|font|i|ins|kbd|mark|s|small|span|strike|strong|sub|sup|tt|u)\b[^>]*>",
@@ -159,18 +160,26 @@ _TITLE_SEPARATOR = re.compile(r"\s+[-–—:|]+\s+|:\s+|\s+/\s+")
 
 def clean(text: str) -> str:
     """A heading's text without markup: links become their text, tags, emphasis and leading symbols go."""
-    text = _HTML_TAG.sub("", text)
-    text = _LINK.sub(r"\1", text)
-    text = _EMPHASIS.sub("", text).strip()
-    text = _LEADING_BRACKET.sub(r"\1", text)
-    text = _RST_ESCAPE.sub("", text) if "\\" in text else text
-    text = _LEADING_JUNK.sub("", text)
+    # Each pattern only runs when its trigger character is there: most lines read here are not headers.
+    if "<" in text:
+        text = _HTML_TAG.sub("", text)
+    if "[" in text:
+        text = _LINK.sub(r"\1", text)
+    if "*" in text or "`" in text or "_" in text:
+        text = _EMPHASIS.sub("", text)
+    text = text.strip()
+    if text.startswith("["):
+        text = _LEADING_BRACKET.sub(r"\1", text)
+    if "\\" in text:
+        text = _RST_ESCAPE.sub("", text)
+    if text and not text[0].isalnum():
+        text = _LEADING_JUNK.sub("", text)
     return text.rstrip(" \t#")
 
 
 def _mask_dates(text: str, *, keep: int = -1) -> tuple[str, dt.date | None, bool]:
     """``text`` with its date-shaped spans (but the ``keep``-th) replaced by a marker, and the first real date."""
-    if not any(ch.isdigit() for ch in text):
+    if not _DIGIT.search(text):
         return text, None, False
     first: dt.date | None = None
     pieces: list[str] = []

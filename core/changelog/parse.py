@@ -53,6 +53,7 @@ _FENCE_END = re.compile(r"^\s*(`{3,}|~{3,})\s*$")
 _TABLE_DELIMITER = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$")
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])(?:\s|$)")
 _HAS_VERSION = re.compile(r"\d\.\d|\d{4}")
+_DIGIT = re.compile(r"\d")
 _OUTLINE_MODE = re.compile(r"-\*-\s*(?:mode:\s*)?(?:outline|org)\b", re.IGNORECASE)
 _DEBIAN = re.compile(r"^([a-z0-9][a-z0-9.+-]+) \(([^()\s]+)\) [^;]+; *urgency=", re.IGNORECASE)
 _DEBIAN_TRAILER = re.compile(r"^ -- .*<[^>]*>\s+(.*)$")
@@ -120,7 +121,7 @@ def _skipped_lines(lines: list[str], fmt: str) -> bytearray:
     for j, line in enumerate(lines):
         if "-->" in line:
             comment_ends.append(j)
-        if (fence := _FENCE_END.match(line)) is not None:
+        if ("`" in line or "~" in line) and (fence := _FENCE_END.match(line)) is not None:
             if _is_underline(lines, j, fmt):
                 underlines.add(j)
             else:
@@ -218,9 +219,10 @@ def _candidates(lines: list[str], fmt: str, *, org: bool) -> list[_Candidate]:
             i += 3
             continue
         # Setext (markdown) or underlined (rst, text) title.
+        adornment = nxt.strip()
         if (
-            nxt
-            and nxt[0] in "=-~^*+#_.:'\"`<>!$%&,/;?@\\|"
+            adornment
+            and not adornment.strip(adornment[0])  # one character repeated: cheap before the pattern
             and _underline(nxt, fmt)
             and (fmt != "markdown" or not _LIST_ITEM.match(stripped))
             and (fmt == "markdown" or not line[0].isspace())
@@ -372,7 +374,7 @@ def _body_date(body_lines: list[str]) -> dt.date | None:
     for line in body_lines[:3]:
         if not line.strip():
             continue
-        if len(line) > 120 or not any(ch.isdigit() for ch in line):
+        if len(line) > 120 or not _DIGIT.search(line):
             return None
         pieces, last, first = [], 0, None
         for found in iter_dates(line):

@@ -12,21 +12,20 @@ API facts (shared/API-NOTES.md §1):
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 
+from core.budget import BudgetGate, Quota, RateGate
 from core.changelog import FileInfo
 from core.clients._http import DEFAULT_RETRY, RetryPolicy, map_shape_errors, map_transport_errors, retry_after
 from core.errors import BadResponse, ConfigError, Empty, Gone, NotFound, RateLimited, Unavailable, UpstreamError
@@ -47,101 +46,6 @@ _JSON_LIMIT = 32 * 1024 * 1024
 _ERROR_BODY_LIMIT = 64 * 1024
 _SECONDARY_WAIT_S = 60.0
 _EMPTY_MESSAGES = ("this repository is empty.", "git repository is empty.")
-
-
-class RateGate(Protocol):
-    """The GitHub budget shared by the callers of one or more clients.
-
-    A client calls ``acquire()`` before each charged request and ``observe()`` exactly once after it, whatever
-    happened (with ``None`` values when no budget was announced, e.g. after a timeout).
-    """
-
-    async def acquire(self) -> None:
-        """Wait until one more charged request may be sent; raises ``RateLimited`` rather than wait too long."""
-        ...
-
-    def observe(self, remaining: int | None, reset_at: dt.datetime | None) -> None:
-        """Record the budget an answer announced: ``remaining`` requests until ``reset_at``."""
-        ...
-
-
-class BudgetGate:
-    """The in-process ``RateGate``: pauses every caller until reset when the budget falls to ``reserve``.
-
-    The estimate is the lowest ``remaining`` announced in the current window minus the requests still in flight,
-    so concurrent callers never send past the budget, and uncharged ``304`` answers do not wear it down. While the
-    budget is unknown (at start, after a reset) one request goes first and the others wait for its answer. An answer
-    that announces ``remaining == 0`` (a spent budget, or a secondary limit reported that way) pauses everyone
-    until its ``reset_at``. ``max_wait_s`` bounds a pause: past it, ``acquire`` raises ``RateLimited`` so the
-    caller can give up and come back at ``reset_at`` (a Prefect task should not sleep for most of an hour).
-    """
-
-    def __init__(self, *, reserve: int = 50, max_wait_s: float | None = None) -> None:
-        self.reserve = reserve
-        self.max_wait_s = max_wait_s
-        self._remaining: int | None = None
-        self._reset_ts: float | None = None
-        self._paused_until = 0.0
-        self._in_flight = 0
-        self._observed = asyncio.Event()  # replaced after each answer, so waiters wake once per answer
-
-    @property
-    def remaining(self) -> int | None:
-        """The estimated requests left in the current window (``None`` when unknown)."""
-        if self._remaining is None:
-            return None
-        return self._remaining - self._in_flight
-
-    async def acquire(self) -> None:
-        while True:
-            resume_ts = self._resume_ts()
-            if resume_ts is None and self._remaining is None and self._in_flight:
-                await self._observed.wait()  # the budget is unknown: let the request in flight find it out
-                continue
-            if resume_ts is None:
-                break
-            wait_s = resume_ts - time.time()
-            reset_at = dt.datetime.fromtimestamp(resume_ts, dt.UTC)
-            if self.max_wait_s is not None and wait_s > self.max_wait_s:
-                raise RateLimited("GitHub budget spent", reset_at=reset_at)
-            logger.warning(
-                "GitHub budget at %s (reserve %d): pausing %.0f s until %s",
-                self.remaining,
-                self.reserve,
-                wait_s,
-                reset_at.isoformat(),
-            )
-            await asyncio.sleep(wait_s)
-        self._in_flight += 1
-
-    def _resume_ts(self) -> float | None:
-        """When sending may resume, or ``None`` when it may go now."""
-        now = time.time()
-        if self._paused_until > now:
-            return self._paused_until
-        remaining = self.remaining
-        if remaining is None or self._reset_ts is None or remaining > self.reserve:
-            return None
-        resume_ts = self._reset_ts + 1.0  # octokit waits until one second past the reset
-        if resume_ts <= now:
-            self._remaining = self._reset_ts = None  # a new window: unknown until the next answer
-            return None
-        return resume_ts
-
-    def observe(self, remaining: int | None, reset_at: dt.datetime | None) -> None:
-        self._in_flight = max(0, self._in_flight - 1)
-        self._observed.set()
-        self._observed = asyncio.Event()
-        if remaining is None or reset_at is None:
-            return
-        reset_ts = reset_at.timestamp()
-        if remaining <= 0:
-            self._paused_until = max(self._paused_until, reset_ts)
-        if self._reset_ts is None or self._remaining is None or reset_ts > self._reset_ts + 1:
-            self._remaining, self._reset_ts = remaining, reset_ts
-        elif reset_ts >= self._reset_ts - 1:
-            # Same window: answers arrive out of order, and the lowest count is the latest.
-            self._remaining = min(self._remaining, remaining)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,13 +109,14 @@ class _Answer:
     next_url: str | None
 
 
-def _rate_headers(headers: httpx.Headers) -> tuple[int | None, dt.datetime | None]:
+def _quota(headers: httpx.Headers) -> Quota | None:
     try:
         remaining = int(headers["x-ratelimit-remaining"])
         reset_at = dt.datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), dt.UTC)
     except (KeyError, ValueError, OverflowError, OSError):
-        return None, None
-    return remaining, reset_at
+        return None
+    limit = headers.get("x-ratelimit-limit", "")
+    return Quota(remaining, reset_at, int(limit) if limit.isdigit() else None)
 
 
 def _message(body: bytes) -> str:
@@ -232,12 +137,12 @@ def _raise_for_status(
         return
     message = _message(body)
     if status in (403, 429):
-        remaining, reset_at = _rate_headers(headers)
+        quota = _quota(headers)
         if "retry-after" in headers:
             reset = retry_after(headers, default_s=0)
             raise RateLimited(f"GitHub secondary rate limit: {message}", reset_at=reset, url=url, status=status)
-        if remaining == 0:
-            reset = reset_at or retry_after(headers, default_s=_SECONDARY_WAIT_S)
+        if quota is not None and quota.remaining == 0:
+            reset = quota.reset_at
             raise RateLimited(f"GitHub rate limit: {message}", reset_at=reset, url=url, status=status)
         if status == 429 or "rate limit" in message.lower():
             reset = retry_after(headers, default_s=_SECONDARY_WAIT_S)
@@ -455,14 +360,21 @@ class GitHubClient:
         accept: str | None = _JSON,
         charged: bool = True,
     ) -> _Answer:
-        """GET with retries. ``charged`` says whether GitHub bills the request (not raw downloads)."""
+        """GET with retries of transient failures, and one more try after a rate limit has been waited out.
+
+        ``charged`` says whether GitHub bills the request (not raw downloads)."""
 
         async def once() -> _Answer:
             return await self._get_once(
                 kind, url, etag=etag, missing=missing, limit=limit, accept=accept, charged=charged
             )
 
-        return await self._retry.call(once)
+        try:
+            return await self._retry.call(once)
+        except RateLimited:
+            # The gate now holds every caller until the limit lifts: wait it out once, unless that is too long
+            # (the gate then raises RateLimited without sending anything).
+            return await self._retry.call(once)
 
     async def _get_once(
         self,
@@ -481,15 +393,16 @@ class GitHubClient:
                 await self.gate.acquire()
             for count in self._counts():
                 count.requests[kind] += 1
-            remaining: int | None = None
-            reset_at: dt.datetime | None = None
+            quota: Quota | None = None
+            billed = charged  # until an answer says otherwise: a request that timed out may have been served
             try:
                 with map_transport_errors(url):
                     request = self._http.build_request("GET", url, headers=self._headers(url, etag, accept))
                     response = await self._http.send(request, stream=True)
                     try:
-                        remaining, reset_at = _rate_headers(response.headers)
+                        quota = _quota(response.headers)
                         status = response.status_code
+                        billed = charged and not (status == 304 and self._token)
                         if status in _REDIRECTS and "location" in response.headers:
                             moved = moved or status in (301, 308)
                             url = str(response.url.join(response.headers["location"]))
@@ -500,15 +413,16 @@ class GitHubClient:
                 _raise_for_status(status, response.headers, body, url=url, missing=missing)
             except RateLimited as exc:
                 # Told to the gate as a spent budget, so every caller sharing it waits, not only this one.
-                remaining, reset_at = 0, exc.reset_at
+                quota = Quota(0, exc.reset_at, quota.limit if quota else None)
+                billed = False
                 raise
             finally:
                 if charged:
-                    self.gate.observe(remaining, reset_at)
+                    await self.gate.observe(quota, charged=billed)
             for count in self._counts():
                 if status == 304:
                     count.not_modified[kind] += 1
-                if charged and not (status == 304 and self._token):
+                if billed:
                     count.charged[kind] += 1
             return _Answer(status, response.headers, body, truncated, moved, response.links.get("next", {}).get("url"))
         raise BadResponse(f"more than {_MAX_REDIRECTS} redirects", url=url)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from core.changelog import FileInfo
+from core.budget import Quota
 from core.clients import BudgetGate, GitHubClient, RateGate, RetryPolicy, open_http
 from core.errors import BadResponse, ConfigError, Empty, Gone, NotFound, RateLimited, Unavailable, UpstreamError
 from core.models import RepoRef, utcnow
@@ -47,12 +48,17 @@ class RecordingGate:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, int | None, dt.datetime | None]] = []
+        self.charged: list[bool] = []
 
     async def acquire(self) -> None:
         self.events.append(("acquire", None, None))
 
-    def observe(self, remaining: int | None, reset_at: dt.datetime | None) -> None:
-        self.events.append(("observe", remaining, reset_at))
+    async def observe(self, quota: Quota | None, *, charged: bool) -> None:
+        self.events.append(("observe", quota.remaining, quota.reset_at) if quota else ("observe", None, None))
+        self.charged.append(charged)
+
+    async def paused_for(self) -> float:
+        return 0.0
 
 
 def github(
@@ -466,7 +472,21 @@ class TestBudgetAndFailures:
             await github(make_http, handler, gate=gate).repo(REF)
         assert caught.value.reset_at == dt.datetime.fromtimestamp(reset, dt.UTC)
         assert gate.events[-1] == ("observe", 0, dt.datetime.fromtimestamp(reset, dt.UTC))
-        assert calls == 1
+        assert gate.charged[-1] is False
+        calls = 0
+        with pytest.raises(RateLimited):
+            await github(make_http, handler, gate=BudgetGate(max_wait_s=1)).repo(REF)
+        assert calls == 1, "a gate that knows the budget is spent sends nothing more"
+
+    async def test_a_short_secondary_limit_is_waited_out_and_the_request_sent_again(self, make_http: MakeHttp) -> None:
+        answers = [
+            answer(403, {"message": "You have exceeded a secondary rate limit."}, retry_after="1"),
+            answer(200, []),
+        ]
+        started = time.monotonic()
+        fetched = await github(make_http, lambda _: answers.pop(0), gate=BudgetGate(max_wait_s=5)).list_dir(REF)
+        assert fetched.value == []
+        assert time.monotonic() - started >= 0.5
 
     @pytest.mark.parametrize(
         ("status", "headers", "message", "wait_s"),
@@ -569,66 +589,6 @@ class TestCounting:
         assert http.is_closed
 
 
-class TestBudgetGate:
-    async def test_unknown_budget_lets_requests_through(self) -> None:
-        gate = BudgetGate()
-        await asyncio.wait_for(gate.acquire(), 1)
-        assert gate.remaining is None
-
-    async def test_while_the_budget_is_unknown_one_request_goes_first(self) -> None:
-        gate = BudgetGate(reserve=0)
-        await gate.acquire()
-        second = asyncio.create_task(gate.acquire())
-        await asyncio.sleep(0.05)
-        assert not second.done()
-        gate.observe(100, dt.datetime.fromtimestamp(time.time() + 3600, dt.UTC))
-        await asyncio.wait_for(second, 1)
-        assert gate.remaining == 99
-
-    async def test_pauses_until_one_second_past_reset_at_the_reserve(self) -> None:
-        gate = BudgetGate(reserve=10)
-        await gate.acquire()
-        gate.observe(10, dt.datetime.fromtimestamp(time.time() - 0.7, dt.UTC))
-        started = time.monotonic()
-        await asyncio.wait_for(gate.acquire(), 5)
-        assert time.monotonic() - started >= 0.25
-
-    async def test_requests_in_flight_count_against_the_budget(self) -> None:
-        gate = BudgetGate(reserve=0, max_wait_s=10)
-        gate.observe(2, dt.datetime.fromtimestamp(time.time() + 3600, dt.UTC))
-        await gate.acquire()
-        await gate.acquire()
-        assert gate.remaining == 0
-        with pytest.raises(RateLimited):
-            await gate.acquire()
-
-    async def test_uncharged_answers_do_not_wear_the_budget_down(self) -> None:
-        gate = BudgetGate(reserve=5)
-        reset_at = dt.datetime.fromtimestamp(time.time() + 3600, dt.UTC)
-        for _ in range(100):
-            await asyncio.wait_for(gate.acquire(), 1)
-            gate.observe(10, reset_at)  # 304s: the announced budget stays put
-        assert gate.remaining == 10
-
-    def test_lowest_count_of_a_window_wins_and_a_new_window_replaces_it(self) -> None:
-        gate = BudgetGate()
-        reset_at = dt.datetime.fromtimestamp(time.time() + 100, dt.UTC)
-        gate.observe(5, reset_at)
-        gate.observe(7, reset_at)  # an older answer arriving late
-        assert gate.remaining == 5
-        gate.observe(4999, reset_at + dt.timedelta(hours=1))
-        assert gate.remaining == 4999
-
-    async def test_a_secondary_limit_pauses_even_with_budget_left(self) -> None:
-        gate = BudgetGate()
-        now = time.time()
-        gate.observe(4000, dt.datetime.fromtimestamp(now + 3600, dt.UTC))
-        gate.observe(0, dt.datetime.fromtimestamp(now + 0.3, dt.UTC))
-        started = time.monotonic()
-        await asyncio.wait_for(gate.acquire(), 5)
-        assert time.monotonic() - started >= 0.2
-
-
 def _world_repos(sandbox: Any) -> list[Any]:
     """Every repository of the sandbox's world that some package points at."""
     world = sandbox.world
@@ -724,7 +684,7 @@ class TestAgainstSandbox:
     async def test_no_request_is_sent_past_the_budget(
         self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
     ) -> None:
-        github = self.client(sandbox_http, sandbox_settings, gate=BudgetGate(reserve=0, max_wait_s=5))
+        github = self.client(sandbox_http, sandbox_settings, gate=BudgetGate(reserve_share=0, max_wait_s=5))
         refs = [RepoRef.parse(r.full_name) for r in _world_repos(sandbox) if r.outcome == "changelog"][:8]
         sandbox.set_budget(4, reset_in_s=600)
         sandbox.reset_stats()
@@ -737,10 +697,14 @@ class TestAgainstSandbox:
         self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any
     ) -> None:
         sandbox.set_faults("github", rate_limit_rate=1.0, retry_after_s=7)
+        sandbox.reset_stats()
         before = utcnow()
+        github = self.client(sandbox_http, sandbox_settings, gate=BudgetGate(max_wait_s=3))
         with pytest.raises(RateLimited) as caught:
-            await self.client(sandbox_http, sandbox_settings).repo(RepoRef.parse(_world_repos(sandbox)[0].full_name))
+            await github.repo(RepoRef.parse(_world_repos(sandbox)[0].full_name))
         assert before + dt.timedelta(seconds=6) <= caught.value.reset_at <= utcnow() + dt.timedelta(seconds=8)
+        # Waiting 7 s is longer than this gate may: it gives up without asking again.
+        assert sandbox.stats()["github"]["requests"] == 1
 
     async def test_server_errors_are_ridden_out_or_unavailable(
         self, sandbox: Any, sandbox_http: httpx.AsyncClient, sandbox_settings: Any

@@ -51,10 +51,28 @@ class Settings(BaseSettings):
     max_changelog_bytes: int = 5_000_000
     queue_visibility_timeout_s: int = 600
     queue_max_deliveries: int = 5
+    # crawl-queue runs that may run at once: one per worker process (the deployment's concurrency limit).
+    crawl_workers: int = 1
+    # How long a crawl holds its repository's lock (two workers never crawl one repository at once).
+    crawl_lock_ttl_s: float = 300.0
+    # The Prefect Secret block holding the GitHub token, read when GITHUB_TOKEN is not set.
+    github_token_block: str | None = None
+    # Share of GitHub's hourly limit kept back (100 of 5,000; 2 of the 60 an anonymous client gets).
+    github_budget_reserve: float = 0.02
+    # A crawl waits this long at most for the budget to reset; past it the work goes back to the queue.
+    github_max_wait_s: float = 120.0
+    # The Prefect global concurrency limit every charged GitHub request takes a slot of; its slot decay spreads
+    # the budget (1.38 slots/s ≈ 5,000/h). Strict: a missing limit is an error, not a silent skip.
+    github_rate_limit: str = "github-api"
+    github_rate_limit_slots: int = 50
+    github_rate_limit_per_s: float = 1.38
+    github_rate_limit_strict: bool = True
 
     npm_batch_size: int = 500
     npm_fetch_concurrency: int = 16
-    npm_poll_interval_s: float = 5.0
+    npm_poll_interval_s: float = 2.0
+    # Where the follower's first run starts: "now" (the feed's end), "0" (the whole feed) or a sequence.
+    npm_start: str = "now"
     follower_health_port: int | None = None
 
     @model_validator(mode="after")

@@ -8,16 +8,23 @@ any file below it changes, because the listing carries each entry's tree or blob
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import logging
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import redis.asyncio as aioredis
+from redis.exceptions import LockError, RedisError
+
 from core import changelog
+from core.budget import BudgetGate, RateGate, SharedBudget
 from core.changelog import FileInfo
-from core.clients.github import GitHubClient
-from core.errors import ChangelogError, Empty, Gone, NotFound
+from core.clients import GitHubClient, open_http
+from core.errors import ChangelogError, Conflict, Empty, Gone, NotFound, QueueError
 from core.feed import CrawlFeed
 from core.models import (
     ChangelogDocument,
@@ -33,12 +40,29 @@ from core.models import (
     utcnow,
 )
 from core.pages import render_repo_page
+from core.redis import open_redis
 from core.settings import Settings
-from core.store import ArtifactStore, RecordStore, changelog_html_key, changelog_json_key
+from core.store import (
+    ArtifactStore,
+    RecordStore,
+    changelog_html_key,
+    changelog_json_key,
+    open_artifacts,
+    open_records,
+)
 
 logger = logging.getLogger(__name__)
 
 _ROOT = ""
+# The ETag of the releases list is kept under a key no directory path can have (paths have no leading slash).
+_RELEASES_ETAG = "/releases"
+# A changelog made of GitHub Releases has this as its source path.
+_FROM_RELEASES = "releases"
+# Outcomes whose stored ETags still describe the repository.
+_KNOWN = (Outcome.OK, Outcome.UNCHANGED, Outcome.NO_CHANGELOG)
+# Daily revisits are drawn from this share of the interval up to all of it: a burst of first crawls spreads
+# over the following days, and no repository waits longer than the interval.
+_REVISIT_SPREAD = 0.75
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +163,45 @@ def requested(record: RepoRecord, *, settings: Settings) -> RepoRecord:
     return record
 
 
+class RepoLocks:
+    """One short lock per repository in Redis: two workers never crawl the same repository at once.
+
+    The queue gives each message to one consumer, but one repository can sit in two batches (two releases, or a
+    discovery and a recrawl). The second crawl waits for the first and then, by the skip rules, finds it crawled
+    moments ago. A lock outlives a dead holder by at most ``ttl_s``.
+    """
+
+    def __init__(self, redis: aioredis.Redis, *, ttl_s: float) -> None:
+        self.redis = redis
+        self.ttl_s = ttl_s
+
+    @contextlib.asynccontextmanager
+    async def hold(self, ref: RepoRef) -> AsyncIterator[None]:
+        """Hold the lock of ``ref`` for the block; raises ``Conflict`` if it stays taken for ``ttl_s``."""
+        lock = self.redis.lock(f"changelogs:crawl-lock:{ref.key}", timeout=self.ttl_s, blocking_timeout=self.ttl_s)
+        with _map_errors():
+            if not await lock.acquire():
+                raise Conflict(f"{ref} is being crawled by another worker")
+        try:
+            yield
+        finally:
+            try:
+                await lock.release()
+            except LockError:
+                logger.warning("%s: the crawl outlasted its %.0f s lock", ref, self.ttl_s)
+            except RedisError as exc:
+                # The lock expires by itself; the crawl is done.
+                logger.warning("%s: could not release the crawl lock: %s", ref, exc)
+
+
+@contextlib.contextmanager
+def _map_errors() -> Iterator[None]:
+    try:
+        yield
+    except RedisError as exc:
+        raise QueueError(f"redis: {exc}") from exc
+
+
 class Crawler:
     """Crawls repositories with one GitHub client and the stores; safe to share between concurrent crawls."""
 
@@ -150,12 +213,59 @@ class Crawler:
         artifacts: ArtifactStore,
         feed: CrawlFeed | None,
         settings: Settings,
+        locks: RepoLocks | None = None,
     ) -> None:
         self.github = github
         self.records = records
         self.artifacts = artifacts
         self.feed = feed
         self.settings = settings
+        self.locks = locks
+
+    @classmethod
+    def open(
+        cls, settings: Settings, *, token: str | None, pace: Callable[[], Awaitable[None]] | None = None
+    ) -> Crawler:
+        """A crawler on the stores ``settings`` name, calling GitHub with ``token``. Close it with ``aclose()``.
+
+        With Redis (``REDIS_URL``) the GitHub budget, the repository locks and the live feed are those every
+        worker shares, and ``pace`` is awaited after each charged request (see ``SharedBudget``). Without Redis the
+        crawl runs alone: its own budget, no locks, nothing announced (a one-off crawl from the command line).
+        """
+        gate: RateGate
+        if settings.redis_url:
+            redis = open_redis(settings)
+            gate = SharedBudget(
+                redis,
+                token=token,
+                reserve_share=settings.github_budget_reserve,
+                max_wait_s=settings.github_max_wait_s,
+                # Longer than any request may take, redirects included.
+                lease_s=3 * settings.http_timeout_s,
+                pace=pace,
+            )
+            feed: CrawlFeed | None = CrawlFeed(redis)
+            locks: RepoLocks | None = RepoLocks(redis, ttl_s=settings.crawl_lock_ttl_s)
+        else:
+            gate = BudgetGate(reserve_share=settings.github_budget_reserve, max_wait_s=settings.github_max_wait_s)
+            feed = locks = None
+        github = GitHubClient(open_http(settings), base_url=settings.github_api_url, token=token, gate=gate)
+        return cls(
+            github=github,
+            records=open_records(settings),
+            artifacts=open_artifacts(settings),
+            feed=feed,
+            settings=settings,
+            locks=locks,
+        )
+
+    async def aclose(self) -> None:
+        """Close the GitHub client, the stores and the Redis connection."""
+        await self.github.aclose()
+        if self.feed is not None:
+            await self.feed.aclose()
+        await self.records.aclose()
+        await self.artifacts.aclose()
 
     async def previous(self, repo: RepoRef) -> RepoRecord | None:
         """The stored record of ``repo``, or ``None`` before its first crawl."""
@@ -165,8 +275,19 @@ class Crawler:
             return None
 
     async def crawl(self, request: CrawlRequest) -> CrawlResult:
-        """Crawl one repository to completion. Transient failures (``Unavailable``, ``RateLimited``) propagate
-        so the caller can retry; everything else ends in a stored outcome."""
+        """Crawl one repository to completion, holding its lock. Transient failures (``Unavailable``,
+        ``RateLimited``, ``Conflict`` on the lock) propagate so the caller can retry; everything else ends in a
+        stored outcome."""
+        previous = await self.previous(request.repo)
+        if previous is not None and previous.renamed_to:
+            # GitHub redirected this name before: registries still naming it get the repository's current name.
+            request = dataclasses.replace(request, repo=RepoRef.parse(previous.renamed_to))
+        if self.locks is None:
+            return await self._crawl(request)
+        async with self.locks.hold(request.repo):
+            return await self._crawl(request)
+
+    async def _crawl(self, request: CrawlRequest) -> CrawlResult:
         started = time.perf_counter()
         now = utcnow()
         ref = request.repo
@@ -214,23 +335,24 @@ class Crawler:
                 reason="not modified",
             )
 
+        target = actual if renamed_to else ref
+        if renamed_to:
+            await self._store_rename(ref, renamed_to, now)
         if not found.entries:
             record = RepoRecord(
-                repo=ref.full_name,
+                repo=target.full_name,
                 outcome=Outcome.NO_CHANGELOG,
                 crawled_at=now,
-                next_crawl_at=now + dt.timedelta(days=self.settings.no_changelog_backoff_days),
+                next_crawl_at=now + self._revisit(Outcome.NO_CHANGELOG),
                 etags=found.etags,
-                renamed_to=renamed_to,
                 directory=directory,
                 error="no changelog file and no releases",
             )
             await self.records.put_repo(record)
             return CrawlResult(
-                ref.full_name, Outcome.NO_CHANGELOG, requests=requests, ms=_ms(started), renamed_to=renamed_to
+                target.full_name, Outcome.NO_CHANGELOG, requests=requests, ms=_ms(started), renamed_to=renamed_to
             )
 
-        target = actual if renamed_to else ref
         notes = [self._notes(entry, target, found.source) for entry in found.entries]
         document = ChangelogDocument(
             crawledAt=now,
@@ -260,16 +382,6 @@ class Crawler:
             latest_date=latest.date if latest else None,
         )
         await self.records.put_repo(record)
-        if renamed_to:
-            await self.records.put_repo(
-                RepoRecord(
-                    repo=ref.full_name,
-                    outcome=Outcome.GONE,
-                    crawled_at=now,
-                    next_crawl_at=now + dt.timedelta(days=self.settings.gone_backoff_days),
-                    renamed_to=renamed_to,
-                )
-            )
         event = CrawledEvent(
             changelog=target.full_name,
             crawledAt=now,
@@ -315,7 +427,18 @@ class Crawler:
             return dt.timedelta(days=self.settings.gone_backoff_days)
         if outcome in (Outcome.NO_CHANGELOG, Outcome.EMPTY):
             return dt.timedelta(days=self.settings.no_changelog_backoff_days)
-        return dt.timedelta(seconds=self.settings.revisit_after_s)
+        return dt.timedelta(seconds=self.settings.revisit_after_s * random.uniform(_REVISIT_SPREAD, 1.0))
+
+    async def _store_rename(self, ref: RepoRef, renamed_to: str, now: dt.datetime) -> None:
+        """The old name's record: gone, pointing at the new one (discoveries naming it are redirected there)."""
+        record = RepoRecord(
+            repo=ref.full_name,
+            outcome=Outcome.GONE,
+            crawled_at=now,
+            next_crawl_at=now + self._revisit(Outcome.GONE),
+            renamed_to=renamed_to,
+        )
+        await self.records.put_repo(record)
 
     async def _store_failure(
         self,
@@ -343,26 +466,42 @@ class Crawler:
     async def _find(
         self, ref: RepoRef, previous: RepoRecord | None, *, directory: str | None, hints: Sequence[str]
     ) -> _Found:
+        """What the repository holds now, asking only what may have changed since ``previous``.
+
+        Every listing that may be repeated goes with its stored ETag: an unchanged root answers ``304`` (free),
+        and so does an unchanged list of releases when the notes came from there (a new release changes no file).
+        """
         found = _Found()
-        old = previous.etags if previous and previous.outcome in (Outcome.OK, Outcome.UNCHANGED) else {}
+        old = previous.etags if previous is not None and previous.outcome in _KNOWN else {}
+        known = previous if old else None
+        releases_etag = None
+        if known is not None and (known.source_path == _FROM_RELEASES or known.outcome is Outcome.NO_CHANGELOG):
+            releases_etag = old.get(_RELEASES_ETAG)
         root = await self.github.list_dir(ref, _ROOT, etag=old.get(_ROOT))
-        if root.not_modified:
-            found.unchanged = True
-            return found
         if root.etag:
             found.etags[_ROOT] = root.etag
-        listing: list[FileInfo] = list(root.value)
+        if root.not_modified:
+            if releases_etag is None:
+                found.unchanged = True
+                return found
+            # No file changed, so no changelog appeared: only the releases may be new.
+            return await self._releases(ref, found, directory=directory, etag=releases_etag)
+        listing: list[FileInfo] = list(root.value or ())
         hint_paths = [p for p in (changelog.changelog_hint_path(h, ref) for h in hints) if p]
         candidates = changelog.find(listing, hints=hint_paths, directory=directory)
         if not candidates:
             for path in changelog.dirs_to_list(listing, directory=directory):
+                inside = known is not None and (known.source_path or "").startswith(f"{path.strip('/')}/")
                 try:
-                    sub = await self.github.list_dir(ref, path)
+                    sub = await self.github.list_dir(ref, path, etag=old.get(path) if inside else None)
                 except NotFound:
                     continue
                 if sub.etag:
                     found.etags[path] = sub.etag
-                listing.extend(sub.value)
+                if sub.not_modified:  # the directory that holds the changelog is as it was
+                    found.unchanged = True
+                    return found
+                listing.extend(sub.value or ())
             candidates = changelog.find(listing, hints=hint_paths, directory=directory)
         for candidate in candidates:
             if previous and candidate.sha and candidate.sha == previous.source_sha:
@@ -372,11 +511,22 @@ class Crawler:
             if entries:
                 found.entries, found.source, found.sha = entries, source, candidate.sha
                 return found
-        releases = await self.github.releases(ref)
+        return await self._releases(ref, found, directory=directory, etag=releases_etag)
+
+    async def _releases(self, ref: RepoRef, found: _Found, *, directory: str | None, etag: str | None) -> _Found:
+        """The notes of the GitHub Releases, the fallback when no changelog file is usable."""
+        releases = await self.github.releases(ref, etag=etag)
+        if releases.etag:
+            found.etags[_RELEASES_ETAG] = releases.etag
+        if releases.not_modified:
+            found.unchanged = True
+            return found
         package = directory.rstrip("/").rsplit("/", 1)[-1] if directory else None
-        found.entries = changelog.from_releases(releases.value, package=package)
+        found.entries = changelog.from_releases(releases.value or [], package=package)
         if found.entries:
-            found.source = SourceFile(path="releases", format="markdown", url=None, html_url=f"{ref.html_url}/releases")
+            found.source = SourceFile(
+                path=_FROM_RELEASES, format="markdown", url=None, html_url=f"{ref.html_url}/releases"
+            )
         return found
 
     async def _read(self, ref: RepoRef, candidate: FileInfo) -> tuple[list[ChangelogEntry], SourceFile | None]:

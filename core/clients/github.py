@@ -25,7 +25,10 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from core.budget import BudgetGate, Quota, RateGate
+# The gates are re-exported: whoever builds a client picks the gate it takes.
+from core.budget import BudgetGate as BudgetGate
+from core.budget import Quota
+from core.budget import RateGate as RateGate
 from core.changelog import FileInfo
 from core.clients._http import DEFAULT_RETRY, RetryPolicy, map_shape_errors, map_transport_errors, retry_after
 from core.errors import BadResponse, ConfigError, Empty, Gone, NotFound, RateLimited, Unavailable, UpstreamError

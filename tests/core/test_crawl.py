@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from core.clients import GitHubClient, open_http
+from core.budget import BudgetGate
+from core.clients import GitHubClient
 from core.crawl import Crawler, CrawlRequest, decide, requested
-from core.errors import NotFound
-from core.feed import CrawlFeed
-from core.models import ChangelogDocument, Outcome, RepoRecord, RepoRef
+from core.errors import Conflict, NotFound, Unavailable
+from core.models import ChangelogDocument, Outcome, RepoRecord, RepoRef, utcnow
 from core.settings import Settings
 from core.store import changelog_html_key, changelog_json_key, open_artifacts, open_records
 from sandbox import Sandbox
@@ -32,15 +36,17 @@ def summary(world_sandbox: Sandbox) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def crawler(settings: Settings, world_sandbox: Sandbox) -> AsyncIterator[Crawler]:
+def crawl_settings(settings: Settings, world_sandbox: Sandbox) -> Settings:
     world_sandbox.reset_stats()
-    settings = settings.model_copy(update={"github_api_url": world_sandbox.env["CHANGELOGS_GITHUB_API_URL"]})
-    records, artifacts, feed = open_records(settings), open_artifacts(settings), CrawlFeed.open(settings)
-    github = GitHubClient(open_http(settings), base_url=settings.github_api_url, token="test-token")
-    yield Crawler(github=github, records=records, artifacts=artifacts, feed=feed, settings=settings)
-    await github.aclose()
-    await feed.aclose()
-    await records.aclose()
+    return settings.model_copy(update={"github_api_url": world_sandbox.env["CHANGELOGS_GITHUB_API_URL"]})
+
+
+@pytest.fixture
+async def crawler(crawl_settings: Settings) -> AsyncIterator[Crawler]:
+    """A crawler as a worker opens it: the budget, the locks and the feed in the test Redis."""
+    crawler = Crawler.open(crawl_settings, token="test-token")
+    yield crawler
+    await crawler.aclose()
 
 
 def _ref(name: str) -> RepoRef:
@@ -77,8 +83,11 @@ async def test_every_kind_of_repository_ends_in_its_outcome(crawler: Crawler, su
         "too-large": Outcome.OK,
     }
     wrong = []
+    seen: set[str] = set()
     for kind, outcome in expected.items():
-        for entry in summary["repos"][kind][:4]:
+        # A repository can be of two kinds (renamed, and without changelog): its second crawl finds it unchanged.
+        for entry in [e for e in summary["repos"][kind] if e["repo"] not in seen][:4]:
+            seen.add(entry["repo"])
             request = CrawlRequest(_ref(entry["repo"]), directory=entry.get("directory"), force=True)
             result = await crawler.crawl(request)
             if result.outcome is not outcome and not (kind == "renamed" and result.outcome is Outcome.NO_CHANGELOG):
@@ -165,3 +174,201 @@ class TestSkipRules:
     def test_force_ignores_every_rule(self, settings: Settings) -> None:
         record = self._record(Outcome.GONE, crawled_ago=dt.timedelta(days=1), next_in=dt.timedelta(days=100))
         assert decide(record, now=NOW, settings=settings, force=True).crawl
+
+
+def _charged(sandbox: Sandbox) -> int:
+    return int(sandbox.stats()["github"].get("charged", 0))
+
+
+def _package_of(summary: dict[str, Any], repo: str) -> dict[str, Any]:
+    return next(p for p in summary["packages"]["github"] if p["repo"].lower() == repo.lower())
+
+
+def _pick(summary: dict[str, Any], kind: str) -> dict[str, Any]:
+    changelogs = [e for e in summary["repos"]["changelog"] if e["source"] not in ("xss",)]
+    picks = {
+        "root-changelog": lambda: next(e for e in changelogs if "/" not in e["path"]),
+        "docs-changelog": lambda: next(e for e in changelogs if "/" in e["path"] and not e["directory"]),
+        "monorepo-package": lambda: next(e for e in changelogs if e["directory"]),
+        "releases-only": lambda: next(e for e in summary["repos"]["releases-only"] if e["releases"]),
+        "no-changelog": lambda: summary["repos"]["no-changelog"][0],
+    }
+    return picks[kind]()
+
+
+class TestConditionalRecrawls:
+    @pytest.mark.parametrize(
+        "kind", ["root-changelog", "docs-changelog", "monorepo-package", "releases-only", "no-changelog"]
+    )
+    async def test_an_unchanged_repository_is_recrawled_without_a_charged_request(
+        self, crawler: Crawler, summary: dict[str, Any], world_sandbox: Sandbox, kind: str
+    ) -> None:
+        entry = _pick(summary, kind)
+        request = CrawlRequest(_ref(entry["repo"]), directory=entry.get("directory"), force=True)
+        first = await crawler.crawl(request)
+        assert first.outcome in (Outcome.OK, Outcome.NO_CHANGELOG), first
+        world_sandbox.reset_stats()
+        again = await crawler.crawl(request)
+        assert again.outcome is Outcome.UNCHANGED, again
+        assert _charged(world_sandbox) == 0
+        record = await crawler.records.get_repo(first.repo)
+        assert record.outcome is first.outcome
+        assert record.versions_count == first.versions
+
+    async def test_a_new_github_release_of_a_releases_only_repository_is_found(
+        self, crawler: Crawler, summary: dict[str, Any], world_sandbox: Sandbox
+    ) -> None:
+        entry = _pick(summary, "releases-only")
+        request = CrawlRequest(_ref(entry["repo"]), force=True)
+        first = await crawler.crawl(request)
+        assert first.outcome is Outcome.OK and first.source == "releases"
+        package = _package_of(summary, entry["repo"])
+        release = world_sandbox.publish(package["registry"], package["name"])
+        again = await crawler.crawl(request)
+        assert again.outcome is Outcome.OK, again
+        assert again.versions == first.versions + 1
+        assert again.latest_version is not None and release["version"] in again.latest_version
+
+    async def test_a_new_version_on_top_of_an_authored_changelog_is_found(
+        self, crawler: Crawler, summary: dict[str, Any], world_sandbox: Sandbox
+    ) -> None:
+        entry = next(e for e in summary["repos"]["changelog"] if e["source"] == "authored" and "/" not in e["path"])
+        request = CrawlRequest(_ref(entry["repo"]), force=True)
+        first = await crawler.crawl(request)
+        package = _package_of(summary, entry["repo"])
+        release = world_sandbox.publish(package["registry"], package["name"])
+        again = await crawler.crawl(request)
+        assert again.outcome is Outcome.OK
+        assert again.versions == first.versions + 1
+        assert again.latest_version == release["version"]
+
+    async def test_a_new_release_that_changes_no_file_is_found(self, settings: Settings) -> None:
+        # On GitHub a release is a tag: the root listing stays 304, only the releases list changes.
+        releases = [{"tag_name": "v1.0.0", "name": "1.0.0", "body": "First", "published_at": "2026-01-01T00:00:00Z"}]
+        seen: list[tuple[str, str | None]] = []
+
+        def github(request: httpx.Request) -> httpx.Response:
+            seen.append((request.url.path, request.headers.get("if-none-match")))
+            if request.url.path.endswith("/releases"):
+                body = json.dumps(releases).encode()
+                tag = f'"releases-{len(releases)}"'
+            else:
+                body, tag = (
+                    json.dumps([{"type": "file", "name": "README.md", "path": "README.md", "size": 9}]).encode(),
+                    '"root"',
+                )
+            if request.headers.get("if-none-match") == tag:
+                return httpx.Response(304, headers={"etag": tag})
+            return httpx.Response(200, content=body, headers={"etag": tag, "content-type": "application/json"})
+
+        http = httpx.AsyncClient(transport=httpx.MockTransport(github))
+        crawler = Crawler(
+            github=GitHubClient(http, base_url="https://api.github.test", token="t"),
+            records=open_records(settings),
+            artifacts=open_artifacts(settings),
+            feed=None,
+            settings=settings,
+        )
+        request = CrawlRequest(_ref("octo/tags"), force=True)
+        try:
+            assert (await crawler.crawl(request)).versions == 1
+            assert (await crawler.crawl(request)).outcome is Outcome.UNCHANGED
+            releases.insert(0, {"tag_name": "v1.1.0", "body": "Second", "published_at": "2026-02-01T00:00:00Z"})
+            again = await crawler.crawl(request)
+        finally:
+            await crawler.aclose()
+        assert again.outcome is Outcome.OK and again.latest_version == "1.1.0"
+        assert seen[-2:] == [("/repos/octo/tags/contents/", '"root"'), ("/repos/octo/tags/releases", '"releases-1"')]
+
+
+class TestConcurrency:
+    async def test_two_workers_never_crawl_one_repository_at_once(
+        self, crawl_settings: Settings, summary: dict[str, Any], world_sandbox: Sandbox
+    ) -> None:
+        entry = _pick(summary, "root-changelog")
+        workers = [Crawler.open(crawl_settings, token="test-token") for _ in range(2)]
+        try:
+            results = await asyncio.gather(*(w.crawl(CrawlRequest(_ref(entry["repo"]))) for w in workers))
+            events = await workers[0].feed.recent(limit=10) if workers[0].feed else []
+        finally:
+            for worker in workers:
+                await worker.aclose()
+        assert sorted(r.outcome for r in results) == sorted([Outcome.OK, Outcome.SKIPPED])
+        assert "crawled recently" in next(r.reason for r in results if r.outcome is Outcome.SKIPPED)
+        assert [e.changelog for e in events] == [entry["repo"]]
+        assert world_sandbox.stats()["github"]["routes"] == {"contents": 1, "raw": 1}
+
+    async def test_a_lock_held_past_its_wait_is_a_conflict(self, crawl_settings: Settings) -> None:
+        crawler = Crawler.open(crawl_settings.model_copy(update={"crawl_lock_ttl_s": 0.5}), token="t")
+        assert crawler.locks is not None
+        try:
+            async with crawler.locks.hold(_ref("a/b")):
+                with pytest.raises(Conflict):
+                    async with crawler.locks.hold(_ref("A/B")):
+                        pass
+        finally:
+            await crawler.aclose()
+
+    async def test_without_redis_a_crawler_runs_alone(self, data_dir: Path, world_sandbox: Sandbox) -> None:
+        settings = Settings(data_dir=data_dir, github_api_url=world_sandbox.env["CHANGELOGS_GITHUB_API_URL"])
+        crawler = Crawler.open(settings, token=None)
+        try:
+            assert crawler.feed is None and crawler.locks is None
+            assert isinstance(crawler.github.gate, BudgetGate)
+            result = await crawler.crawl(CrawlRequest(_ref(world_sandbox.world.summary()["repos"]["gone"][0]["repo"])))
+            assert result.outcome is Outcome.GONE
+        finally:
+            await crawler.aclose()
+
+
+class TestSchedule:
+    async def test_daily_revisits_are_spread_and_never_later_than_the_interval(
+        self, crawler: Crawler, summary: dict[str, Any]
+    ) -> None:
+        entries = [e for e in summary["repos"]["changelog"] if not e["directory"] and e["source"] != "huge"][:12]
+        started = utcnow()
+        for entry in entries:
+            assert (await crawler.crawl(CrawlRequest(_ref(entry["repo"])))).outcome is Outcome.OK
+        records = [await crawler.records.get_repo(e["repo"]) for e in entries]
+        interval = dt.timedelta(seconds=crawler.settings.revisit_after_s)
+        waits = [r.next_crawl_at - r.crawled_at for r in records if r.next_crawl_at and r.crawled_at]
+        assert len(waits) == len(entries)
+        assert all(0.75 * interval <= w <= interval for w in waits)
+        assert max(waits) - min(waits) > dt.timedelta(minutes=30), "revisits all fall at one time"
+        assert all(r.crawled_at and r.crawled_at >= started for r in records)
+
+    async def test_a_busy_repository_rediscovered_every_minute_is_crawled_once_an_hour(
+        self, crawler: Crawler, summary: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        entry = _pick(summary, "root-changelog")
+        clock = [NOW]
+        monkeypatch.setattr("core.crawl.utcnow", lambda: clock[0])
+        assert (await crawler.crawl(CrawlRequest(_ref(entry["repo"]), force=True))).outcome is Outcome.OK
+        crawled_at = []
+        for minute in range(1, 125):
+            clock[0] = NOW + dt.timedelta(minutes=minute)
+            result = await crawler.crawl(CrawlRequest(_ref(entry["repo"])))
+            if result.outcome is not Outcome.SKIPPED:
+                crawled_at.append(minute)
+        assert crawled_at == [60, 120]
+
+    async def test_failures_back_off_exponentially(self, crawler: Crawler) -> None:
+        request = CrawlRequest(_ref("nobody/flaky"))
+        waits = []
+        for _ in range(3):
+            record = await crawler.record_failure(request, Unavailable("GitHub failed", status=502))
+            assert record.next_crawl_at is not None
+            waits.append(round((record.next_crawl_at - utcnow()).total_seconds() / 60))
+        assert waits == [5, 10, 20]
+        decision = decide(record, now=utcnow(), settings=crawler.settings)
+        assert not decision.crawl and "backing off after 3 failures" in decision.reason
+
+    async def test_a_renamed_repository_is_crawled_under_its_new_name_when_rediscovered(
+        self, crawler: Crawler, summary: dict[str, Any]
+    ) -> None:
+        entry = summary["repos"]["renamed"][0]
+        await crawler.crawl(CrawlRequest(_ref(entry["repo"])))
+        old = await crawler.records.get_repo(entry["repo"])
+        assert old.renamed_to == entry["new"]
+        again = await crawler.crawl(CrawlRequest(_ref(entry["repo"]), force=True))
+        assert again.repo == entry["new"]

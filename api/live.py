@@ -1,25 +1,28 @@
 """The socket.io side of the api: greets browsers, relays crawled events, and catches reconnecting ones up.
 
 Each api process reads the crawled stream itself (no socket.io Redis manager), so every browser on every process
-gets each event exactly once, and events carry their stream id so a browser can ask for what it missed.
+gets each event once, and events carry their stream id so a browser that reconnects (after a network blip or an
+api restart) asks for what came after the last one it showed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import socketio
 
+from api.indexing import IndexKeeper
 from core.errors import QueueError
 from core.feed import CrawlFeed
 from core.models import CrawledEvent
-from core.search import SearchIndex
 
 logger = logging.getLogger(__name__)
 
 CATCH_UP_LIMIT = 200
+_STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
 def create_socket_server() -> socketio.AsyncServer:
@@ -27,44 +30,49 @@ def create_socket_server() -> socketio.AsyncServer:
     return socketio.AsyncServer(async_mode="asgi", transports=["websocket"], cors_allowed_origins=[])
 
 
-def _payload(event: CrawledEvent) -> dict[str, Any]:
+def payload(event: CrawledEvent) -> dict[str, Any]:
+    """The ``crawled_repo`` event as browsers get it: the seed's fields plus ``id``."""
     return event.model_dump(mode="json")
 
 
 class LiveFeed:
     """Binds the socket.io server to the crawled stream."""
 
-    def __init__(self, sio: socketio.AsyncServer, feed: CrawlFeed, search: SearchIndex) -> None:
+    def __init__(self, sio: socketio.AsyncServer, feed: CrawlFeed, keeper: IndexKeeper) -> None:
         self.sio = sio
         self.feed = feed
-        self.search = search
+        self.keeper = keeper
+        self.last_id = "0-0"  # the newest event relayed
         sio.on("connect", self._connect)
         sio.on("catch_up", self._catch_up)
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        await self.sio.emit("welcome", to=sid)
+        await self.sio.emit("welcome", {"last_id": self.last_id}, to=sid)
 
     async def _catch_up(self, sid: str, data: Any) -> None:
         after = data.get("after") if isinstance(data, dict) else None
-        if not isinstance(after, str) or not after or len(after) > 40:
+        if not isinstance(after, str) or not _STREAM_ID.match(after):
             return
         try:
             missed = await self.feed.since(after, limit=CATCH_UP_LIMIT)
-        except (QueueError, ValueError):
-            logger.warning("catch-up after %r failed", after)
+        except QueueError:
+            logger.warning("catch-up after %s failed", after)
             return
         for event in missed:
-            await self.sio.emit("crawled_repo", _payload(event), to=sid)
+            await self.sio.emit("crawled_repo", payload(event), to=sid)
+
+    async def start(self) -> None:
+        """Take the stream's current position: the relay sends what comes after it."""
+        self.last_id = await self.feed.last_id()
 
     async def relay(self) -> None:
-        """Emit every new crawled event to every browser of this process, forever; survives Redis blips."""
-        last = await self.feed.last_id()
+        """Index and emit every new crawled event to every browser of this process, forever; survives Redis blips."""
         while True:
             try:
-                async for event in self.feed.follow(last):
-                    last = event.id or last
-                    self.search.add_repo(event.changelog)
-                    await self.sio.emit("crawled_repo", _payload(event))
+                async for event in self.feed.follow(self.last_id):
+                    self.last_id = event.id or self.last_id
+                    await self.sio.emit("crawled_repo", payload(event))
+                    await self.keeper.apply(event)
             except QueueError:
                 logger.exception("crawled feed unavailable; retrying")
                 await asyncio.sleep(1)

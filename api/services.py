@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from api.indexing import IndexKeeper
 from core.feed import CrawlFeed
 from core.queue import DiscoveryQueue
 from core.search import SearchIndex
@@ -15,12 +16,18 @@ from core.store import ArtifactStore, RecordStore
 
 @dataclass(slots=True)
 class Services:
+    """What handlers use; ``search`` is the keeper's current index (a newer snapshot replaces it)."""
+
     settings: Settings
     records: RecordStore
     artifacts: ArtifactStore
     feed: CrawlFeed
     queue: DiscoveryQueue
-    search: SearchIndex
+    keeper: IndexKeeper
+
+    @property
+    def search(self) -> SearchIndex:
+        return self.keeper.index
 
     async def aclose(self) -> None:
         await self.queue.aclose()
@@ -30,5 +37,6 @@ class Services:
 
 
 def get_services(request: Request) -> Services:
+    """The process's services (a FastAPI dependency)."""
     services: Services = request.app.state.services
     return services

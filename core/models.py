@@ -64,10 +64,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class Discovery(_Model):
-    """A release seen on a registry, resolved to the GitHub repository that holds its changelog."""
+SITE: Literal["site"] = "site"
+"""The ``registry`` of a ``Discovery`` asked for by a visitor of the site, not seen on a registry."""
 
-    registry: Registry
+
+class Discovery(_Model):
+    """A release seen on a registry, resolved to the GitHub repository that holds its changelog.
+
+    ``registry`` is ``"site"`` (``Discovery.requested``) for a crawl a visitor asked for on a "not crawled yet"
+    page: no package and no release are behind it, so it is only queued, never stored as a package.
+    """
+
+    registry: Registry | Literal["site"]
     package: str = Field(min_length=1, max_length=214)
     version: str | None = Field(default=None, max_length=256)
     repo: str
@@ -83,6 +91,11 @@ class Discovery(_Model):
     @property
     def ref(self) -> RepoRef:
         return RepoRef.parse(self.repo)
+
+    @classmethod
+    def requested(cls, repo: RepoRef) -> Discovery:
+        """A crawl of ``repo`` asked for from the site; ``package`` is the repository's name."""
+        return cls(registry=SITE, package=repo.full_name, repo=repo.full_name)
 
 
 class PackageRecord(_Model):

@@ -13,6 +13,11 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz(services: Annotated[Services, Depends(get_services)]) -> dict[str, Any]:
-    """Liveness plus the numbers an operator looks at first."""
-    counts = await services.records.counts()
-    return {"status": "ok", "indexed": len(services.search), "counts": counts}
+    """Liveness plus what the search index holds."""
+    counts = services.search.counts()
+    return {
+        "status": "ok",
+        "indexed": {"repos": counts.repos, "packages": counts.packages, "versions": counts.versions},
+        "names": len(services.search),
+        "snapshot": services.keeper.snapshot,
+    }

@@ -22,3 +22,7 @@ def main() -> None:
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(app)
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -16,12 +16,23 @@ from redis.exceptions import RedisError
 from core.errors import ConfigError
 from core.settings import Settings
 
+# Longer than any blocking read we issue (XREAD/XREADGROUP block for at most a few seconds); redis-py 8 defaults
+# to 5 s, which turns a 5 s blocking read on an idle stream into a timeout error.
+SOCKET_TIMEOUT_S = 30.0
+
+
+def connect(url: str) -> aioredis.Redis:
+    """A client for ``url`` (``redis://``, ``rediss://`` or ``unix://``) with timeouts that suit blocking reads."""
+    return aioredis.Redis.from_url(
+        url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=5, health_check_interval=30
+    )
+
 
 def open_redis(settings: Settings) -> aioredis.Redis:
-    """A client for ``REDIS_URL`` (``redis://``, ``rediss://`` or ``unix://``)."""
+    """A client for ``REDIS_URL``."""
     if not settings.redis_url:
         raise ConfigError("REDIS_URL is not set (`changelogs up` starts an embedded Redis and sets it)")
-    return aioredis.Redis.from_url(settings.redis_url, decode_responses=False, health_check_interval=30)
+    return connect(settings.redis_url)
 
 
 class EmbeddedRedis:

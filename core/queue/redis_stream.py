@@ -21,6 +21,7 @@ from redis.exceptions import RedisError, ResponseError
 from core.errors import QueueError
 from core.models import Discovery
 from core.queue.base import Message, QueueStats
+from core.redis import connect, open_redis
 from core.settings import Settings
 
 STREAM = "changelogs:discovered"
@@ -61,13 +62,7 @@ class RedisStreamQueue:
     def from_url(cls, url: str, settings: Settings) -> RedisStreamQueue:
         # redis:// alone means "the Redis at REDIS_URL"; a full URL names another server.
         parts = urlsplit(url)
-        target = url if parts.netloc or parts.path.strip("/") else settings.redis_url
-        if not target:
-            from core.redis import open_redis
-
-            client = open_redis(settings)
-        else:
-            client = aioredis.Redis.from_url(target.split("?")[0])
+        client = connect(url.split("?")[0]) if parts.netloc or parts.path.strip("/") else open_redis(settings)
         stream = parse_qs(parts.query).get("stream", [STREAM])[0]
         return cls(
             client,

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis.asyncio as aioredis
 
 from core.redis import EmbeddedRedis
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.aws.moto import MotoServer
 
 _STRIPPED_PREFIXES = ("CHANGELOGS_", "AWS_", "PREFECT_")
 _STRIPPED = {"GITHUB_TOKEN", "REDIS_URL", "SANDBOX_CONTROL_URL"}
@@ -53,3 +57,34 @@ def data_dir(tmp_path: Path) -> Path:
 def settings(data_dir: Path, redis_url: str) -> Settings:
     """Settings on a temporary data directory and the test Redis."""
     return Settings(data_dir=data_dir, redis_url=redis_url)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto in server mode (S3, DynamoDB, SNS, SQS, CloudFormation) as a real process, for the whole session."""
+    from tests.aws.moto import MotoServer  # boto3 and cfn-lint only for the tests that ask for AWS
+
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws_settings(moto_server: MotoServer, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """``settings`` on the AWS backends: moto reset, then ``infra/data.yaml`` deployed into it."""
+    from tests.aws.moto import CREDENTIALS, deploy_data_stack
+
+    moto_server.reset()
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    outputs = deploy_data_stack(moto_server)
+    return settings.model_copy(
+        update={
+            "store": outputs["Store"],
+            "artifacts": outputs["Artifacts"],
+            "queue": outputs["Queue"],
+            "topic": outputs["Topic"],
+            "aws_endpoint_url": moto_server.url,
+        }
+    )

@@ -15,16 +15,35 @@ from core.store import ArtifactStore, RecordStore, open_artifacts, open_records
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(params=[pytest.param("sqlite", id="sqlite")])
-async def records(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[RecordStore]:
-    store = open_records(settings)
+def _backend_settings(request: pytest.FixtureRequest) -> Settings:
+    # Local backends on the default settings; AWS ones on infra/data.yaml deployed into moto.
+    fixture = "aws_settings" if request.param in ("dynamodb", "s3") else "settings"
+    backend_settings: Settings = request.getfixturevalue(fixture)
+    return backend_settings
+
+
+@pytest.fixture(
+    params=[pytest.param("sqlite", id="sqlite"), pytest.param("dynamodb", id="dynamodb", marks=pytest.mark.aws)]
+)
+def records_settings(request: pytest.FixtureRequest) -> Settings:
+    return _backend_settings(request)
+
+
+@pytest.fixture(params=[pytest.param("file", id="files"), pytest.param("s3", id="s3", marks=pytest.mark.aws)])
+def artifacts_settings(request: pytest.FixtureRequest) -> Settings:
+    return _backend_settings(request)
+
+
+@pytest.fixture
+async def records(records_settings: Settings) -> AsyncIterator[RecordStore]:
+    store = open_records(records_settings)
     yield store
     await store.aclose()
 
 
-@pytest.fixture(params=[pytest.param("file", id="files")])
-async def artifacts(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[ArtifactStore]:
-    store = open_artifacts(settings)
+@pytest.fixture
+async def artifacts(artifacts_settings: Settings) -> AsyncIterator[ArtifactStore]:
+    store = open_artifacts(artifacts_settings)
     yield store
     await store.aclose()
 

@@ -61,10 +61,10 @@ class Settings(BaseSettings):
     github_budget_reserve: float = 0.02
     # A crawl waits this long at most for the budget to reset; past it the work goes back to the queue.
     github_max_wait_s: float = 120.0
-    # The Prefect global concurrency limit every charged GitHub request takes a slot of; its slot decay spreads
-    # the budget (1.38 slots/s ≈ 5,000/h). Strict: a missing limit is an error, not a silent skip.
+    # The Prefect global concurrency limit every charged GitHub request takes a slot of: bursts of up to the
+    # slots, then the slot decay spreads the budget (1.38/s ≈ 5,000/h). Strict: a missing limit is an error.
     github_rate_limit: str = "github-api"
-    github_rate_limit_slots: int = 50
+    github_rate_limit_slots: int = 500
     github_rate_limit_per_s: float = 1.38
     github_rate_limit_strict: bool = True
 

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -63,6 +64,7 @@ _KNOWN = (Outcome.OK, Outcome.UNCHANGED, Outcome.NO_CHANGELOG)
 # Daily revisits are drawn from this share of the interval up to all of it: a burst of first crawls spreads
 # over the following days, and no repository waits longer than the interval.
 _REVISIT_SPREAD = 0.75
+_MIN_RECRAWL = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +80,15 @@ class CrawlRequest:
 
 @dataclass(frozen=True, slots=True)
 class CrawlResult:
-    """How a crawl ended, for the flow's table artifact and the logs."""
+    """How a crawl ended, for the flow's table artifact and the logs: ``requests`` sent to GitHub, of which
+    ``charged`` were billed to the budget (every other one was a raw download or an authorised ``304``)."""
 
     repo: str
     outcome: Outcome
     versions: int = 0
     latest_version: str | None = None
     requests: int = 0
+    charged: int = 0
     ms: int = 0
     source: str | None = None
     renamed_to: str | None = None
@@ -161,6 +165,24 @@ def requested(record: RepoRecord, *, settings: Settings) -> RepoRecord:
     if earliest is not None and (record.next_crawl_at is None or earliest < record.next_crawl_at):
         return record.model_copy(update={"next_crawl_at": earliest})
     return record
+
+
+async def due_for_recrawl(
+    records: RecordStore, *, now: dt.datetime, settings: Settings, limit: int | None = None
+) -> list[RepoRecord]:
+    """The repositories one ``recrawl-stale`` run revisits: those due at ``now``, most overdue first.
+
+    Without a ``limit``, a run takes twice its fair share (the known repositories over the runs of one revisit
+    interval, at least ``_MIN_RECRAWL``): recrawls follow the spread-out due times instead of bursting, and a
+    backlog drains within a few runs. Unchanged repositories cost no charged request (``304``), so the budget
+    goes to those that changed.
+    """
+    if limit is None:
+        counts = await records.counts()
+        known = sum(n for key, n in counts.items() if key.startswith("repos:"))
+        runs = max(settings.revisit_after_s * _REVISIT_SPREAD / settings.schedule_interval_s, 1.0)
+        limit = max(math.ceil(2 * known / runs), _MIN_RECRAWL)
+    return await records.due_repos(now, limit=limit)
 
 
 class RepoLocks:
@@ -282,13 +304,16 @@ class Crawler:
         if previous is not None and previous.renamed_to:
             # GitHub redirected this name before: registries still naming it get the repository's current name.
             request = dataclasses.replace(request, repo=RepoRef.parse(previous.renamed_to))
-        if self.locks is None:
-            return await self._crawl(request)
-        async with self.locks.hold(request.repo):
-            return await self._crawl(request)
+        started = time.perf_counter()
+        with self.github.counting() as counter:
+            if self.locks is None:
+                result = await self._crawl(request)
+            else:
+                async with self.locks.hold(request.repo):
+                    result = await self._crawl(request)
+        return dataclasses.replace(result, requests=counter.total, charged=counter.charged.total(), ms=_ms(started))
 
     async def _crawl(self, request: CrawlRequest) -> CrawlResult:
-        started = time.perf_counter()
         now = utcnow()
         ref = request.repo
         previous = await self.previous(ref)
@@ -301,14 +326,12 @@ class Crawler:
         packages = await self.records.packages_for_repo(ref.full_name)
         directory = request.directory or next((p.directory for p in packages if p.directory), None)
         hints = tuple(request.hints) + tuple(p.hint for p in packages if p.hint)
-        with self.github.counting() as counter:
-            try:
-                found = await self._find(ref, previous, directory=directory, hints=hints)
-            except Gone as exc:
-                return await self._store_failure(ref, previous, Outcome.GONE, str(exc), started, counter.total)
-            except Empty as exc:
-                return await self._store_failure(ref, previous, Outcome.EMPTY, str(exc), started, counter.total)
-            requests = counter.total
+        try:
+            found = await self._find(ref, previous, directory=directory, hints=hints)
+        except Gone as exc:
+            return await self._store_failure(ref, previous, Outcome.GONE, str(exc))
+        except Empty as exc:
+            return await self._store_failure(ref, previous, Outcome.EMPTY, str(exc))
         actual = RepoRef.parse(self.github.renamed.get(ref.key, ref.full_name))
         renamed_to = actual.full_name if actual.key != ref.key else None
 
@@ -329,8 +352,6 @@ class Crawler:
                 Outcome.UNCHANGED,
                 versions=previous.versions_count,
                 latest_version=previous.latest_version,
-                requests=requests,
-                ms=_ms(started),
                 source=previous.source_path,
                 reason="not modified",
             )
@@ -349,9 +370,7 @@ class Crawler:
                 error="no changelog file and no releases",
             )
             await self.records.put_repo(record)
-            return CrawlResult(
-                target.full_name, Outcome.NO_CHANGELOG, requests=requests, ms=_ms(started), renamed_to=renamed_to
-            )
+            return CrawlResult(target.full_name, Outcome.NO_CHANGELOG, renamed_to=renamed_to)
 
         notes = [self._notes(entry, target, found.source) for entry in found.entries]
         document = ChangelogDocument(
@@ -397,8 +416,6 @@ class Crawler:
             Outcome.OK,
             versions=len(found.entries),
             latest_version=event.version,
-            requests=requests,
-            ms=_ms(started),
             source=found.source.path if found.source else None,
             renamed_to=renamed_to,
             event=event,
@@ -446,8 +463,6 @@ class Crawler:
         previous: RepoRecord | None,
         outcome: Outcome,
         why: str,
-        started: float,
-        requests: int,
     ) -> CrawlResult:
         now = utcnow()
         base = previous or RepoRecord(repo=ref.full_name, outcome=outcome)
@@ -461,7 +476,7 @@ class Crawler:
             }
         )
         await self.records.put_repo(record)
-        return CrawlResult(ref.full_name, outcome, requests=requests, ms=_ms(started), reason=why)
+        return CrawlResult(ref.full_name, outcome, reason=why)
 
     async def _find(
         self, ref: RepoRef, previous: RepoRecord | None, *, directory: str | None, hints: Sequence[str]

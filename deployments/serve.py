@@ -1,21 +1,29 @@
 """``python -m deployments.serve``: one Prefect runner serving every deployment from this checkout.
 
-``deployments/prefect.yaml`` declares the same deployments for ``prefect deploy`` to a work pool.
+``deployments/prefect.yaml`` declares the same deployments for ``prefect deploy`` to a work pool; both create the
+``github-api`` global concurrency limit first (``create_rate_limit``), since a missing limit would otherwise be
+skipped without a word.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from typing import Any
 
 from prefect import aserve
+from prefect.client.orchestration import get_client
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Interval
 
-from core.settings import load_settings
+from core.settings import Settings, load_settings
 from flows.crawl_queue import crawl_queue
 from flows.crawl_repo import crawl_repo
 from flows.poll_pypi import poll_pypi
 from flows.poll_rubygems import poll_rubygems
+from flows.recrawl_stale import recrawl_stale
+
+logger = logging.getLogger(__name__)
 
 
 def _every(seconds: float) -> Interval:
@@ -24,21 +32,49 @@ def _every(seconds: float) -> Interval:
     return Interval(dt.timedelta(seconds=seconds), anchor_date=now - dt.timedelta(seconds=seconds - 2))
 
 
-async def deployments() -> list[RunnerDeployment]:
+async def create_rate_limit(settings: Settings | None = None) -> dict[str, Any]:
+    """Create (or bring up to date) the ``github-api`` global concurrency limit with slot decay.
+
+    Every charged GitHub request of every worker takes one slot; the slots decay at
+    ``CHANGELOGS_GITHUB_RATE_LIMIT_PER_S`` (1.38/s ≈ 5,000 an hour) up to ``CHANGELOGS_GITHUB_RATE_LIMIT_SLOTS``
+    at once. Also a ``prefect deploy`` build step (``deployments/prefect.yaml``), hence the dict it returns.
+    """
+    settings = settings or load_settings()
+    async with get_client() as client:
+        await client.upsert_global_concurrency_limit_by_name(
+            settings.github_rate_limit,
+            settings.github_rate_limit_slots,
+            slot_decay_per_second=settings.github_rate_limit_per_s,
+        )
+    logger.info(
+        "global concurrency limit %s: %d slots, decaying %.2f/s",
+        settings.github_rate_limit,
+        settings.github_rate_limit_slots,
+        settings.github_rate_limit_per_s,
+    )
+    return {"rate_limit": settings.github_rate_limit}
+
+
+async def deployments(settings: Settings) -> list[RunnerDeployment]:
     """The deployments, named like their flows."""
-    settings = load_settings()
-    common = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["changelogs"]}
-    scheduled = {"schedule": _every(settings.schedule_interval_s), "concurrency_limit": 1, **common}
+    common: dict[str, Any] = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["changelogs"]}
+    every = _every(settings.schedule_interval_s)
     return [
-        await poll_pypi.ato_deployment("poll-pypi", **scheduled),
-        await poll_rubygems.ato_deployment("poll-rubygems", **scheduled),
-        await crawl_queue.ato_deployment("crawl-queue", **scheduled),
+        await poll_pypi.ato_deployment("poll-pypi", schedule=every, concurrency_limit=1, **common),
+        await poll_rubygems.ato_deployment("poll-rubygems", schedule=every, concurrency_limit=1, **common),
+        # One run per worker may go at once: the queue hands each message to one of them.
+        await crawl_queue.ato_deployment(
+            "crawl-queue", schedule=every, concurrency_limit=settings.crawl_workers, **common
+        ),
+        await recrawl_stale.ato_deployment("recrawl-stale", schedule=every, concurrency_limit=1, **common),
         await crawl_repo.ato_deployment("crawl-repo", **common),
     ]
 
 
 async def main() -> None:
-    await aserve(*await deployments(), limit=8, print_starting_message=True)
+    settings = load_settings()
+    await create_rate_limit(settings)
+    await aserve(*await deployments(settings), limit=8, print_starting_message=True)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,18 @@ from collections import defaultdict
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from core.queue import Message
+from flows._crawl import Tally, crawl_artifacts, crawl_each
 from tasks._services import close_services, get_services
-from tasks.crawl import ack_discoveries, crawl_repo, receive_discoveries, record_crawl_failure
-
-TABLE_COLUMNS = ["repo", "outcome", "versions", "latest_version", "requests", "ms", "reason"]
+from tasks.crawl import (
+    ack_discoveries,
+    budget_pause_s,
+    queue_stats,
+    receive_discoveries,
+    record_crawl_failure,
+    requeue_discoveries,
+)
 
 
 @flow(name="crawl-queue", log_prints=True)
@@ -23,86 +28,100 @@ async def crawl_queue(
 ) -> dict[str, Any]:
     """Crawl what discovery queued.
 
-    Takes batches of discoveries off the queue, as they arrive, for ``max_seconds`` (default: the
-    ``CHANGELOGS_CRAWL_DRAIN_SECONDS`` setting, ~4.5 minutes, so runs scheduled every 5 minutes do not overlap),
-    crawls each repository once per batch with at most ``concurrency`` crawls at a time, and acknowledges the
-    messages of every crawl that ended (crawled, unchanged, skipped, gone, no changelog). Messages of failed
-    crawls stay on the queue and come back after the visibility timeout; after 5 deliveries they go to the
-    dead-letter stream. The run's table artifact lists every repository with its outcome.
+    Takes batches of discoveries off the queue as they arrive, for ``max_seconds`` (default: the
+    ``CHANGELOGS_CRAWL_DRAIN_SECONDS`` setting times ``CHANGELOGS_CRAWL_WORKERS``, so that with N workers about N
+    runs overlap), and crawls each repository once per batch, at most ``concurrency`` at a time.
+
+    - A crawl that ended (crawled, unchanged, skipped, gone, no changelog) acknowledges its messages.
+    - A failed crawl leaves them on the queue: they come back after the visibility timeout, and after 5
+      deliveries go to the dead-letter stream (the repository then backs off).
+    - Work the GitHub budget stopped goes back to the queue as new messages, and the run takes no more until the
+      budget resets (or ends, if that is later than the run would).
+
+    The run's table artifact lists every repository (outcome, versions, latest version, GitHub requests, ms);
+    the summary artifact counts them and shows the queue afterwards.
     """
     logger = get_run_logger()
     services = await get_services()
     settings = services.settings
-    deadline = time.monotonic() + (max_seconds if max_seconds is not None else settings.crawl_drain_seconds)
+    drain_s = max_seconds if max_seconds is not None else settings.crawl_drain_seconds * settings.crawl_workers
+    deadline = time.monotonic() + drain_s
     size = batch_size or settings.crawl_batch_size
-    limit = asyncio.Semaphore(concurrency or settings.crawl_concurrency)
-    rows: list[dict[str, Any]] = []
+    tally = Tally()
     received = 0
-    failed = 0
-
-    async def crawl_group(messages: list[Message]) -> bool:
-        newest = messages[-1].discovery
-        hints = sorted({m.discovery.hint for m in messages if m.discovery.hint})
-        directory = next((m.discovery.directory for m in reversed(messages) if m.discovery.directory), None)
-        async with limit:
-            state = await crawl_repo(newest.repo, directory=directory, hints=hints, return_state=True)
-        if state.is_completed():
-            rows.append(await state.aresult())
-            return True
-        error = state.result(raise_on_failure=False)
-        await record_crawl_failure(newest.repo, error if isinstance(error, BaseException) else RuntimeError(state))
-        rows.append({"repo": newest.repo, "outcome": "failed", "reason": str(error)[:200]})
-        return False
-
     try:
-        while time.monotonic() < deadline:
-            # Wait for work until the deadline: a run keeps consuming what discovery queues meanwhile.
-            wait = min(2.0, max(deadline - time.monotonic(), 0.0))
-            messages = await receive_discoveries(size, wait_s=wait)
-            if not messages:
+        while (left := deadline - time.monotonic()) > 0:
+            pause = await budget_pause_s()
+            if pause >= left:
+                logger.warning("GitHub budget spent for %.0f s: ending the run, the queue keeps the rest", pause)
+                break
+            if pause > 0:
+                logger.info("GitHub budget spent: pausing %.0f s", pause)
+                await asyncio.sleep(pause)
                 continue
+            # Wait for work until the deadline: a run keeps consuming what discovery queues meanwhile.
+            messages = await receive_discoveries(size, wait_s=min(2.0, left))
             received += len(messages)
-            groups: dict[str, list[Message]] = defaultdict(list)
-            for message in messages:
-                groups[message.discovery.repo.lower()].append(message)
-            done = await asyncio.gather(*(crawl_group(g) for g in groups.values()))
-            finished = [m for ok, group in zip(done, groups.values(), strict=True) if ok for m in group]
-            failed += sum(1 for ok in done if not ok)
-            await ack_discoveries(finished)
-        stats = await services.queue.stats()
+            await _crawl_batch(
+                messages,
+                tally,
+                concurrency=concurrency or settings.crawl_concurrency,
+                max_deliveries=settings.queue_max_deliveries,
+            )
+        stats = await queue_stats()
     finally:
         await close_services()
 
-    outcomes: dict[str, int] = defaultdict(int)
-    for row in rows:
-        outcomes[row["outcome"]] += 1
-    summary = {"messages": received, "repositories": len(rows), "failed": failed, "outcomes": dict(outcomes)}
+    summary = {
+        "messages": received,
+        "repositories": len(tally.rows),
+        "failed": tally.outcomes["failed"],
+        "outcomes": dict(tally.outcomes),
+        "requests": tally.requests,
+        "charged": tally.charged,
+    }
     logger.info("crawl-queue: %s; queue now %s", summary, stats)
-    if rows:
-        await acreate_table_artifact(
-            key="crawl-queue",
-            table=[{c: row.get(c) for c in TABLE_COLUMNS} for row in rows],
-            description=f"{len(rows)} repositories crawled from {received} discoveries",
-        )
-    await acreate_markdown_artifact(
-        key="crawl-queue-summary",
-        markdown=_summary_markdown(summary, stats.ready, stats.in_flight, stats.dead),
-        description="crawl-queue summary",
+    await crawl_artifacts(
+        "crawl-queue",
+        tally,
+        title="crawl-queue",
+        lines=[
+            f"- discoveries taken off the queue: **{received}**",
+            f"- queue after the run: {stats.ready} waiting, {stats.in_flight} in flight, {stats.dead} dead-lettered",
+        ],
     )
     return summary
 
 
-def _summary_markdown(summary: dict[str, Any], ready: int, in_flight: int, dead: int) -> str:
-    lines = [
-        "# crawl-queue",
-        "",
-        f"- discoveries taken off the queue: **{summary['messages']}**",
-        f"- repositories: **{summary['repositories']}** (failed: {summary['failed']})",
-        "",
-        "| outcome | repositories |",
-        "| --- | ---: |",
-        *(f"| {k} | {v} |" for k, v in sorted(summary["outcomes"].items())),
-        "",
-        f"Queue after the run: {ready} waiting, {in_flight} in flight, {dead} dead-lettered.",
-    ]
-    return "\n".join(lines)
+async def _crawl_batch(messages: list[Message], tally: Tally, *, concurrency: int, max_deliveries: int) -> None:
+    """Crawl each repository of the batch once (with every hint its discoveries carry) and settle its messages."""
+    if not messages:
+        return
+    groups: dict[str, list[Message]] = defaultdict(list)
+    for message in messages:
+        groups[message.discovery.repo.lower()].append(message)
+    requests = []
+    for group in groups.values():
+        newest = group[-1].discovery
+        requests.append(
+            {
+                "repo": newest.repo,
+                "directory": next((m.discovery.directory for m in reversed(group) if m.discovery.directory), None),
+                "hints": sorted({m.discovery.hint for m in group if m.discovery.hint}),
+            }
+        )
+    results = await crawl_each(requests, concurrency=concurrency)
+    done: list[Message] = []
+    budget_stopped: list[Message] = []
+    for crawled, group in zip(results, groups.values(), strict=True):
+        tally.add(crawled)
+        if crawled.ok:
+            done += group
+        elif crawled.rate_limited:
+            budget_stopped += group
+        elif crawled.error is not None and max(m.deliveries for m in group) >= max_deliveries:
+            # The queue dead-letters these next time; the repository backs off and is revisited later.
+            await record_crawl_failure(group[-1].discovery.repo, crawled.error)
+    await ack_discoveries(done)
+    if budget_stopped:
+        await requeue_discoveries(budget_stopped)

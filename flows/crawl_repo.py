@@ -7,6 +7,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
+from core.errors import NotFound
 from core.models import ChangelogDocument
 from core.store import changelog_json_key
 from tasks._services import close_services, get_services
@@ -21,26 +22,31 @@ async def crawl_repo(repo: str, directory: str | None = None, force: bool = True
 
     ``directory`` names the package's folder in a monorepo. With ``force`` (the default) the crawl ignores the
     skip rules (recently crawled, gone, no changelog). The run's markdown artifact shows the newest release notes.
+    A run that failed (GitHub down, say) can be run again with the UI's Retry button or
+    ``prefect flow-run retry <id>``.
     """
     try:
         result = await crawl_repo_task(repo, directory=directory, force=force)
         services = await get_services()
-        name = result.get("renamed_to") or repo
-        markdown = f"# {name}\n\nOutcome: **{result['outcome']}** {result.get('reason') or ''}\n"
-        if result["outcome"] == "ok":
-            data = await services.artifacts.get(changelog_json_key(name))
-            markdown = _newest_notes(ChangelogDocument.model_validate_json(data))
+        name = result.get("renamed_to") or result["repo"]
+        try:
+            document = ChangelogDocument.model_validate_json(await services.artifacts.get(changelog_json_key(name)))
+        except NotFound:
+            markdown = f"# {name}\n\nOutcome: **{result['outcome']}** {result.get('reason') or ''}\n"
+        else:
+            markdown = _newest_notes(document, outcome=result["outcome"])
         await acreate_markdown_artifact(key="crawl-repo", markdown=markdown, description=f"Release notes of {name}")
         return result
     finally:
         await close_services()
 
 
-def _newest_notes(document: ChangelogDocument) -> str:
+def _newest_notes(document: ChangelogDocument, *, outcome: str) -> str:
     parts = [
         f"# {document.name}",
         "",
-        f"{len(document.contents)} versions, from `{document.source.path if document.source else '?'}`",
+        f"Outcome: **{outcome}**. {len(document.contents)} versions, "
+        f"from `{document.source.path if document.source else '?'}`",
         "",
     ]
     for notes in document.contents[:NEWEST]:

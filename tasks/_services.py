@@ -7,57 +7,89 @@ bound to the event loop that opened them, hence one set per loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core.clients import GitHubClient, open_http
+from prefect.blocks.system import Secret
+from prefect.concurrency.asyncio import rate_limit
+
 from core.crawl import Crawler
 from core.feed import CrawlFeed
 from core.queue import DiscoveryQueue, open_queue
 from core.settings import Settings, load_settings
-from core.store import ArtifactStore, RecordStore, open_artifacts, open_records
+from core.store import ArtifactStore, RecordStore
 
 
 @dataclass(slots=True)
 class Services:
     settings: Settings
-    records: RecordStore
-    artifacts: ArtifactStore
     queue: DiscoveryQueue
-    feed: CrawlFeed
     crawler: Crawler
 
+    @property
+    def records(self) -> RecordStore:
+        return self.crawler.records
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        return self.crawler.artifacts
+
+    @property
+    def feed(self) -> CrawlFeed | None:
+        return self.crawler.feed
+
     async def aclose(self) -> None:
-        await self.crawler.github.aclose()
+        await self.crawler.aclose()
         await self.queue.aclose()
-        await self.feed.aclose()
-        await self.records.aclose()
-        await self.artifacts.aclose()
 
 
-_by_loop: dict[int, Services] = {}
+_by_loop: dict[int, asyncio.Future[Services]] = {}
 
 
-def _build(settings: Settings) -> Services:
-    records = open_records(settings)
-    artifacts = open_artifacts(settings)
-    feed = CrawlFeed.open(settings)
-    token = settings.github_token.get_secret_value() if settings.github_token else None
-    github = GitHubClient(open_http(settings), base_url=settings.github_api_url, token=token)
-    crawler = Crawler(github=github, records=records, artifacts=artifacts, feed=feed, settings=settings)
-    return Services(settings, records, artifacts, open_queue(settings), feed, crawler)
+async def github_token(settings: Settings) -> str | None:
+    """``GITHUB_TOKEN``, or the value of the Prefect Secret block named by ``CHANGELOGS_GITHUB_TOKEN_BLOCK``.
+
+    Read inside the flow run, so the token never sits in a deployment's job variables (stored in plain text).
+    """
+    if settings.github_token is not None:
+        return settings.github_token.get_secret_value()
+    if settings.github_token_block:
+        secret = await Secret.aload(settings.github_token_block)
+        return str(secret.get())
+    return None
+
+
+def github_pace(settings: Settings) -> Callable[[], Awaitable[None]]:
+    """Take one slot of the ``github-api`` global concurrency limit (its slot decay paces all workers)."""
+
+    async def pace() -> None:
+        await rate_limit(settings.github_rate_limit, strict=settings.github_rate_limit_strict)
+
+    return pace
+
+
+async def _build(settings: Settings) -> Services:
+    token = await github_token(settings)
+    crawler = Crawler.open(settings, token=token, pace=github_pace(settings))
+    return Services(settings, open_queue(settings), crawler)
 
 
 async def get_services() -> Services:
-    """The services of the running event loop, built on first use."""
+    """The services of the running event loop, built on first use (once, however many tasks ask at once)."""
     key = id(asyncio.get_running_loop())
-    services = _by_loop.get(key)
-    if services is None:
-        services = _by_loop[key] = _build(load_settings())
-    return services
+    building = _by_loop.get(key)
+    if building is None:
+        building = _by_loop[key] = asyncio.ensure_future(_build(load_settings()))
+    try:
+        return await building
+    except Exception:
+        _by_loop.pop(key, None)  # the next call tries again
+        raise
 
 
 async def close_services() -> None:
     """Close the services of the running event loop (a flow calls this when it ends)."""
-    services = _by_loop.pop(id(asyncio.get_running_loop()), None)
-    if services is not None:
-        await services.aclose()
+    building = _by_loop.pop(id(asyncio.get_running_loop()), None)
+    if building is None or (building.done() and building.exception() is not None):
+        return  # nothing was opened; get_services raised the error
+    await (await building).aclose()

@@ -14,7 +14,7 @@ import pytest
 
 from core.budget import BudgetGate
 from core.clients import GitHubClient
-from core.crawl import Crawler, CrawlRequest, decide, requested
+from core.crawl import Crawler, CrawlRequest, decide, due_for_recrawl, requested
 from core.errors import Conflict, NotFound, Unavailable
 from core.models import ChangelogDocument, Outcome, RepoRecord, RepoRef, utcnow
 from core.settings import Settings
@@ -372,3 +372,23 @@ class TestSchedule:
         assert old.renamed_to == entry["new"]
         again = await crawler.crawl(CrawlRequest(_ref(entry["repo"]), force=True))
         assert again.repo == entry["new"]
+
+
+class TestDueForRecrawl:
+    async def test_a_run_takes_twice_its_fair_share_of_the_due_most_overdue_first(self, settings: Settings) -> None:
+        records = open_records(settings)
+        settings = settings.model_copy(update={"schedule_interval_s": 3600.0, "revisit_after_s": 86400})
+        try:
+            for i in range(90):
+                due = NOW - dt.timedelta(minutes=i) if i < 60 else NOW + dt.timedelta(hours=1)
+                await records.put_repo(RepoRecord(repo=f"o/r{i}", outcome=Outcome.OK, next_crawl_at=due))
+            # 90 known, revisited within 18 h at the earliest: 18 hourly runs, a fair share of 5 and twice that 10,
+            # but never fewer than 50.
+            due = await due_for_recrawl(records, now=NOW, settings=settings)
+            assert [r.repo for r in due] == [f"o/r{i}" for i in range(59, 9, -1)]
+            assert len(await due_for_recrawl(records, now=NOW, settings=settings, limit=7)) == 7
+            for i in range(90, 1000):
+                await records.put_repo(RepoRecord(repo=f"o/r{i}", outcome=Outcome.OK, next_crawl_at=NOW))
+            assert len(await due_for_recrawl(records, now=NOW, settings=settings)) == 112  # ceil(2 * 1000 / 18)
+        finally:
+            await records.aclose()

@@ -15,7 +15,7 @@ app = typer.Typer(
 
 # Each module adds its commands with register(app). They are imported when the command line starts, so a module
 # must keep heavy imports (Prefect, FastAPI) inside its commands: `changelogs parse` runs once per file.
-_COMMAND_MODULES = ("cli.engine", "cli.up")
+_COMMAND_MODULES = ("cli.crawl", "cli.engine", "cli.up")
 
 
 def main() -> None:

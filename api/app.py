@@ -17,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.fanout import Fanout
 from api.indexing import IndexKeeper
 from api.live import LiveFeed
 from api.routes import health, pages, repos, search
@@ -72,8 +73,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(settings: Settings, sio: socketio.AsyncServer) -> FastAPI:
-    """The api for ``settings``; ``sio`` is the socket.io server that ``api.asgi`` puts in front of it."""
+def create_app(settings: Settings, sio: socketio.AsyncServer, fanout: Fanout) -> FastAPI:
+    """The api for ``settings``; ``sio`` is the socket.io server that ``api.asgi`` puts in front of it, ``fanout``
+    what the live feed broadcasts through."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +84,7 @@ def create_app(settings: Settings, sio: socketio.AsyncServer) -> FastAPI:
         feed = CrawlFeed.open(settings)
         keeper = IndexKeeper(records, artifacts, feed)
         services = Services(settings, records, artifacts, feed, open_queue(settings), keeper)
-        live = LiveFeed(sio, feed, keeper)
+        live = LiveFeed(sio, fanout, feed, keeper)
         await live.start()  # before the index loads, so no crawl falls between the two
         await keeper.load()
         app.state.services = services

@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 
 import socketio
+from starlette.types import ASGIApp
 
 from api.app import create_app
+from api.fanout import Fanout
 from api.live import create_socket_server
 from core.settings import Settings, load_settings
 
 
-def create_asgi(settings: Settings | None = None) -> socketio.ASGIApp:
-    """Wrap, don't mount: socket.io answers ``/socket.io/`` and hands every other request to FastAPI."""
+def create_asgi(settings: Settings | None = None) -> ASGIApp:
+    """Wrap, don't mount: socket.io answers ``/socket.io/`` and hands every other request to FastAPI; ``Fanout``
+    in front keeps each websocket's ``send`` for the live feed's broadcasts."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings or load_settings()
     sio = create_socket_server()
-    return socketio.ASGIApp(sio, other_asgi_app=create_app(settings, sio))
+    fanout = Fanout()
+    return fanout.wrap(socketio.ASGIApp(sio, other_asgi_app=create_app(settings, sio, fanout)))

@@ -13,7 +13,10 @@ import re
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
+from api.fanout import Fanout
 from api.indexing import IndexKeeper
 from core.errors import QueueError
 from core.feed import CrawlFeed
@@ -38,8 +41,9 @@ def payload(event: CrawledEvent) -> dict[str, Any]:
 class LiveFeed:
     """Binds the socket.io server to the crawled stream."""
 
-    def __init__(self, sio: socketio.AsyncServer, feed: CrawlFeed, keeper: IndexKeeper) -> None:
+    def __init__(self, sio: socketio.AsyncServer, fanout: Fanout, feed: CrawlFeed, keeper: IndexKeeper) -> None:
         self.sio = sio
+        self.fanout = fanout
         self.feed = feed
         self.keeper = keeper
         self.last_id = "0-0"  # the newest event relayed
@@ -61,6 +65,13 @@ class LiveFeed:
         for event in missed:
             await self.sio.emit("crawled_repo", payload(event), to=sid)
 
+    def broadcast(self, name: str, data: dict[str, Any]) -> int:
+        """Send one event to every browser of this process (through ``Fanout``: encoded once, queued per
+        connection); returns how many connections it was queued for."""
+        encoded = sio_packet.Packet(sio_packet.EVENT, namespace="/", data=[name, data]).encode()
+        frame = eio_packet.Packet(eio_packet.MESSAGE, encoded).encode()
+        return self.fanout.broadcast(frame, (eio_sid for _, eio_sid in self.sio.manager.get_participants("/", None)))
+
     async def start(self) -> None:
         """Take the stream's current position: the relay sends what comes after it."""
         self.last_id = await self.feed.last_id()
@@ -71,7 +82,7 @@ class LiveFeed:
             try:
                 async for event in self.feed.follow(self.last_id):
                     self.last_id = event.id or self.last_id
-                    await self.sio.emit("crawled_repo", payload(event))
+                    self.broadcast("crawled_repo", payload(event))
                     await self.keeper.apply(event)
             except QueueError:
                 logger.exception("crawled feed unavailable; retrying")

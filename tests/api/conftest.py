@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
 
 from api.asgi import create_asgi
 from core import changelog
@@ -188,3 +192,40 @@ async def client(api: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
         yield http
 
+
+class SocketClient:
+    """A browser's side of the live feed, speaking Socket.IO 5 over Engine.IO 4's websocket transport."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("http://", "ws://").rstrip("/") + "/socket.io/?EIO=4&transport=websocket"
+        self.ws: ClientConnection | None = None
+
+    async def __aenter__(self) -> SocketClient:
+        self.ws = await connect(self.url, open_timeout=10)
+        opening = str(await self.ws.recv())
+        assert opening.startswith("0{"), opening
+        await self.ws.send("40")  # join the default namespace
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+    async def emit(self, event: str, data: Any) -> None:
+        assert self.ws is not None
+        await self.ws.send("42" + json.dumps([event, data]))
+
+    async def next_event(self, name: str, *, timeout_s: float = 5) -> Any:
+        """The data of the next event called ``name`` (answering pings on the way)."""
+        assert self.ws is not None
+        async with asyncio.timeout(timeout_s):
+            while True:
+                text = str(await self.ws.recv())
+                if text == "2":
+                    await self.ws.send("3")
+                elif text.startswith("42"):
+                    got, *args = json.loads(text[2:])
+                    if got == name:
+                        return args[0] if args else None

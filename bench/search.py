@@ -75,7 +75,7 @@ def generate(
 
 
 def build(repos: list[tuple[str, int, dt.datetime | None]], packages: list[tuple[str, str, str]]) -> SearchIndex:
-    index = SearchIndex()
+    index = SearchIndex(bulk=True)
     for repo, versions, crawled in repos:
         index.add_repo(repo, versions=versions, crawled_at=crawled)
     for registry, name, repo in packages:

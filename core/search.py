@@ -223,11 +223,11 @@ def _array(typecode: str, data: bytes) -> array[Any]:
 class SearchIndex:
     """Names of repositories and packages, ranked prefix search over them, and live additions.
 
-    ``add_repo`` and ``add_package`` may be called at any time: before the first ``optimize()`` they only collect
-    (the fast way to build from the store), afterwards they make the name searchable at once.
+    ``add_repo`` and ``add_package`` make a name searchable at once. With ``bulk=True`` they only collect until
+    ``optimize()`` sorts everything in one go: the fast way to build from the store.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, bulk: bool = False) -> None:
         self.names: list[str] = []
         self.name_doc = array("I")
         self.name_kind = bytearray()
@@ -238,7 +238,7 @@ class SearchIndex:
         self.feed_id = "0-0"  # the crawled-feed position this index includes (snapshots are replayed from it)
         self._whole = _SortedKeys.build([], array("I"))
         self._tokens = _SortedKeys.build([], array("I"))
-        self._live = False  # after the first optimize(), a new name goes to the side lists at once
+        self._live = not bulk  # a new name goes to the side lists at once (or waits for optimize())
         self._clock = 0.0  # "now" for ranking by recency, taken once per query
         self._side_whole: list[tuple[str, int]] = []
         self._side_tokens: list[tuple[str, int]] = []
@@ -513,7 +513,7 @@ async def build_index(records: RecordStore, *, feed_id: str = "0-0") -> SearchIn
     ``feed_id`` is the crawled feed's position taken before reading: events after it may or may not be in the
     store's answers, so whoever replays the feed from there misses nothing.
     """
-    index = SearchIndex()
+    index = SearchIndex(bulk=True)
     index.feed_id = feed_id
     async for record in records.iter_repos():
         if record.outcome in (Outcome.OK, Outcome.UNCHANGED):

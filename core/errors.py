@@ -24,10 +24,23 @@ Vendor exceptions (httpx, redis, sqlite3, botocore) are translated into these at
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 
 class ChangelogsError(Exception):
     """Root of every error the service raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickling rebuilds an exception from its args alone, which loses keyword-only data (``reset_at``…) and
+        # fails; Prefect pickles the error of a failed task.
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[ChangelogsError], args: tuple[Any, ...], state: dict[str, Any]) -> ChangelogsError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(ChangelogsError):

@@ -2,11 +2,11 @@
 
 Every name (``owner/repo``, an npm, PyPI or RubyGems package) is indexed under keys, lower-cased: the whole name
 and, when it has a ``/``, its last part (``react`` for ``facebook/react``, ``core`` for ``@babel/core``) as
-*whole-name* keys; every other word of it (``rest`` in ``django-rest-framework``) as a *token* key. A query
-matches a key it is a prefix of, and results are ranked: exact name, then whole-name prefix, then token prefix;
-within a tier, the repository with more packages, more versions and a more recent crawl comes first. When fewer
-than ``FUZZY_BELOW`` repositories match, typo-tolerant suggestions follow (candidates that share the first two
-characters, scored by ``rapidfuzz``).
+*whole-name* keys; the rest of the name from each other word on (``rest-framework`` and ``framework`` in
+``django-rest-framework``) as *token* keys. A query matches a key it is a prefix of, and results are ranked:
+exact name, then whole-name prefix, then token prefix; within a tier, the repository with more packages, more
+versions and a more recent crawl comes first. When fewer than ``FUZZY_BELOW`` repositories match, typo-tolerant
+suggestions follow (candidates that share the first two characters, scored by ``rapidfuzz``).
 
 The keys live in two compact sorted arrays (UTF-8 in one ``bytes`` blob plus offsets), about 20 bytes per key, so
 a prefix query is two binary searches. A prefix that matches more than ``_SCAN`` keys is answered from a list of
@@ -107,7 +107,8 @@ def _whole_and_tokens(name: str) -> tuple[list[str], list[str]]:
     low = name.lower().replace("\n", " ")
     tail = low.rpartition("/")[2]
     whole = [low, tail] if tail and tail != low else [low]
-    tokens = set(_WORD.findall(low))
+    # A word's key runs to the end of the name, so "rest" and "rest-fr" both find django-rest-framework.
+    tokens = {low[m.start() :] for m in _WORD.finditer(low)}
     tokens.difference_update(whole)
     return whole, list(tokens)
 

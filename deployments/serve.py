@@ -14,13 +14,14 @@ from typing import Any
 from prefect import aserve
 from prefect.client.orchestration import get_client
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
-from prefect.schedules import Interval
+from prefect.schedules import Cron, Interval
 
 from core.settings import Settings, load_settings
 from flows.crawl_queue import crawl_queue
 from flows.crawl_repo import crawl_repo
 from flows.poll_pypi import poll_pypi
 from flows.poll_rubygems import poll_rubygems
+from flows.rebuild_search_index import rebuild_search_index
 from flows.recrawl_stale import recrawl_stale
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,10 @@ async def deployments(settings: Settings) -> list[RunnerDeployment]:
         ),
         await recrawl_stale.ato_deployment("recrawl-stale", schedule=every, concurrency_limit=1, **common),
         await crawl_repo.ato_deployment("crawl-repo", **common),
+        # Daily at a quiet hour, and on demand from the UI; api processes pick the snapshot up within minutes.
+        await rebuild_search_index.ato_deployment(
+            "rebuild-search-index", schedule=Cron("0 3 * * *", timezone="UTC"), concurrency_limit=1, **common
+        ),
     ]
 
 

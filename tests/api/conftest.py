@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import socket
@@ -142,8 +143,6 @@ class ApiServer:
 
     url: str
     settings: Settings
-    server: uvicorn.Server
-    thread: threading.Thread
 
     async def publish(self, repo: str, version: str = "1.0.0") -> CrawledEvent:
         feed = CrawlFeed.open(self.settings)
@@ -169,22 +168,29 @@ def _stop(server: uvicorn.Server, thread: threading.Thread) -> None:
     thread.join(timeout=10)
 
 
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[str]:
+    """The api on ``settings`` under uvicorn in a thread, once it answers; yields its base URL."""
+    server, thread, port = _serve(settings)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"{url}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        yield url
+    finally:
+        await asyncio.to_thread(_stop, server, thread)
+
+
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[ApiServer]:
     """The api on freshly seeded stores and an empty feed."""
     await seed(settings)
-    server, thread, port = _serve(settings)
-    url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as client:
-        for _ in range(200):
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    yield ApiServer(url, settings, server, thread)
-    await asyncio.to_thread(_stop, server, thread)
+    async with running(settings) as url:
+        yield ApiServer(url, settings)
 
 
 @pytest.fixture

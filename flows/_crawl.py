@@ -59,7 +59,7 @@ async def crawl_each(requests: Sequence[dict[str, Any]], *, concurrency: int) ->
             state = await crawl_repo(**request, return_state=True)
         if state.is_completed():
             return Crawled(await state.aresult())
-        error = state.result(raise_on_failure=False)
+        error = await state.aresult(raise_on_failure=False)
         if not isinstance(error, BaseException):
             error = RuntimeError(f"crawl_repo ended {state.type.value}: {state.message}")
         outcome = "rate-limited" if isinstance(error, RateLimited) else "failed"

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from prefect import Task
 from prefect.client.schemas.objects import State, TaskRun
 
 from core.errors import RateLimited, Unavailable
+from core.models import utcnow
+
+# A rate limit that lifts later than this is not waited out by retrying: the work goes back to the queue.
+RATE_LIMIT_HORIZON = dt.timedelta(minutes=1)
 
 
-def transient_failure(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry network, 5xx and rate-limit failures; never a 404, a bad document or a bug."""
-    error = state.result(raise_on_failure=False)
-    return isinstance(error, Unavailable | RateLimited)
+async def transient_failure(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry network failures, 5xx and a rate limit that lifts within a minute; never a 404, a bad document or a
+    bug. (Async: in an async task, ``state.result()`` would hand back a coroutine, not the error.)"""
+    error = await state.aresult(raise_on_failure=False)
+    if isinstance(error, RateLimited):
+        return error.reset_at <= utcnow() + RATE_LIMIT_HORIZON
+    return isinstance(error, Unavailable)

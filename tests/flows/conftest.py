@@ -3,7 +3,6 @@ sandbox's fakes and the test Redis, with the environment a worker's flow run wou
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -76,11 +75,3 @@ def table_rows(artifact: Artifact) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = data if isinstance(data, list) else json.loads(data)
     return rows
 
-
-async def eventually(predicate: Any, *, timeout_s: float = 10) -> None:
-    """Wait until ``predicate()`` (a coroutine function) returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.1)

@@ -107,7 +107,7 @@ def test_prefect_deploy_creates_every_deployment_with_its_schedule_and_the_githu
 
 @pytest.fixture
 def slow_sandbox() -> Iterator[Sandbox]:
-    # 150 ms on every GitHub answer: a run of 30 new repositories at 2 at a time lasts long enough to restart the server in it.
+    # 150 ms on every GitHub answer: 30 new repositories, 2 at a time, last long enough to restart the server.
     with Sandbox(seed=17, packages=120, github_latency_ms=150) as sandbox:
         yield sandbox
 

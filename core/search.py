@@ -47,7 +47,7 @@ _SCAN = 96  # a prefix matching more keys than this is answered from its precomp
 _TOP = 64  # best keys kept per such prefix (a repository may hold several of them)
 _FUZZY_WINDOW = 250  # typo candidates on each side of where the query would sort
 _MAX_QUERY = 100
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD_ONWARDS = re.compile(r"(?<![a-z0-9])(?=([a-z0-9].*))", re.DOTALL)  # each word to the end of the name
 _KINDS: tuple[str, ...] = ("repo", *REGISTRIES)  # a name's kind is its index here
 _REPO = 0
 _MAGIC = b"CLSEARCH1\n"
@@ -108,7 +108,7 @@ def _whole_and_tokens(name: str) -> tuple[list[str], list[str]]:
     tail = low.rpartition("/")[2]
     whole = [low, tail] if tail and tail != low else [low]
     # A word's key runs to the end of the name, so "rest" and "rest-fr" both find django-rest-framework.
-    tokens = {low[m.start() :] for m in _WORD.finditer(low)}
+    tokens = set(_WORD_ONWARDS.findall(low))
     tokens.difference_update(whole)
     return whole, list(tokens)
 
@@ -121,6 +121,17 @@ class _SortedKeys:
         self.offsets = offsets
         self.names = names
         self.top: dict[bytes, array[int]] = {}
+        # Where the keys of each two-byte head start and end: a lookup bisects a few hundred keys, not millions.
+        self.heads: dict[bytes, tuple[int, int]] = {}
+        i, n = 0, len(names)
+        while i < n:
+            key = self.key(i)
+            if len(key) < 2:
+                i = bisect.bisect_right(range(n), key, i, n, key=self.key)
+                continue
+            end = bisect.bisect_left(range(n), key[:2] + b"\xff", i, n, key=self.key)
+            self.heads[key[:2]] = (i, end)
+            i = end
 
     @classmethod
     def build(cls, keys: list[str], names: array[int]) -> _SortedKeys:
@@ -147,15 +158,16 @@ class _SortedKeys:
 
     def bounds(self, prefix: bytes, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
         """The index range of the keys that start with ``prefix``."""
-        hi = len(self) if hi is None else hi
+        if hi is None:
+            lo, hi = self.heads.get(prefix[:2], (0, 0)) if len(prefix) >= 2 else (0, len(self))
         start = bisect.bisect_left(range(hi), prefix, lo, hi, key=self.key)
         end = bisect.bisect_left(range(hi), prefix + b"\xff", start, hi, key=self.key)  # 0xff is never in UTF-8
         return start, end
 
     def equal(self, key: bytes) -> tuple[int, int]:
-        start = bisect.bisect_left(range(len(self)), key, key=self.key)
-        end = bisect.bisect_right(range(len(self)), key, start, key=self.key)
-        return start, end
+        """The index range of the keys equal to ``key``."""
+        start, hi = self.bounds(key)
+        return start, bisect.bisect_right(range(hi), key, start, hi, key=self.key)
 
     def compute_top(self, weights: array[float]) -> None:
         """For every prefix matching more than ``_SCAN`` keys, remember its ``_TOP`` heaviest keys.
@@ -186,11 +198,16 @@ class _SortedKeys:
             self.top[prefix] = array("I", best)
         return best
 
-    def candidates(self, prefix: bytes) -> Iterable[int]:
+    def matches(self, prefix: bytes) -> tuple[range, Iterable[int], bool]:
+        """The keys equal to ``prefix`` (an empty range when there are many); the keys starting with it (all, or
+        the heaviest when there are many); and whether those come heaviest first."""
         lo, hi = self.bounds(prefix)
         if hi - lo <= _SCAN:
-            return range(lo, hi)
-        return self.top.get(prefix, range(lo, min(hi, lo + _SCAN)))
+            end = bisect.bisect_right(range(hi), prefix, lo, hi, key=self.key)
+            return range(lo, end), range(end, hi), False
+        end = bisect.bisect_right(range(hi), prefix, lo, min(hi, lo + _SCAN + 1), key=self.key)
+        equal = range(lo, end) if end - lo <= _SCAN else range(0)
+        return equal, self.top.get(prefix, range(end, min(hi, end + _SCAN))), prefix in self.top
 
     def dump(self) -> list[bytes]:
         prefixes = sorted(self.top)
@@ -310,16 +327,12 @@ class SearchIndex:
 
     def optimize(self) -> None:
         """Rebuild the sorted arrays from every name (the side lists of live additions become empty)."""
-        whole: list[str] = []
-        whole_ids = array("I")
-        tokens: list[str] = []
-        token_ids = array("I")
-        for name_id, name in enumerate(self.names):
-            keys, words = _whole_and_tokens(name)
-            whole += keys
-            whole_ids.extend(itertools.repeat(name_id, len(keys)))
-            tokens += words
-            token_ids.extend(itertools.repeat(name_id, len(words)))
+        keys = [_whole_and_tokens(name) for name in self.names]
+        whole = [k for names, _ in keys for k in names]
+        whole_ids = array("I", [i for i, (names, _) in enumerate(keys) for _ in names])
+        tokens = [t for _, words in keys for t in words]
+        token_ids = array("I", [i for i, (_, words) in enumerate(keys) for _ in words])
+        del keys
         self._whole = _SortedKeys.build(whole, whole_ids)
         self._tokens = _SortedKeys.build(tokens, token_ids)
         self._clock = time.time()
@@ -349,12 +362,11 @@ class SearchIndex:
         if not q:
             return []
         self._clock = time.time()
-        qb = q.encode()
         # doc -> [tier, matched name ids]; tiers: 3 exact name, 2 whole-name prefix, 1 token prefix.
         found: dict[int, list[Any]] = {}
-        self._collect(found, qb, self._whole, self._side_whole, q, whole=True)
+        self._collect(found, q, self._whole, self._side_whole, limit=limit)
         if len(found) < limit:  # token matches rank below every whole-name match
-            self._collect(found, qb, self._tokens, self._side_tokens, q, whole=False)
+            self._collect(found, q, self._tokens, self._side_tokens, limit=limit)
         ranked = sorted(found.items(), key=lambda item: (-item[1][0], -self._weight(item[0]), item[0]))
         hits = [self._hit(doc, tier, names) for doc, (tier, names) in ranked[:limit]]
         if len(hits) < min(limit, FUZZY_BELOW) and len(q) >= 3:
@@ -362,31 +374,31 @@ class SearchIndex:
         return hits
 
     def _collect(
-        self,
-        found: dict[int, list[Any]],
-        qb: bytes,
-        keys: _SortedKeys,
-        side: list[tuple[str, int]],
-        q: str,
-        *,
-        whole: bool,
+        self, found: dict[int, list[Any]], q: str, keys: _SortedKeys, side: list[tuple[str, int]], *, limit: int
     ) -> None:
-        tier_prefix = 2 if whole else 1
-        candidates = [(keys.key(i) == qb, keys.names[i]) for i in keys.candidates(qb)]
+        whole = keys is self._whole
+        equal, starting, heaviest_first = keys.matches(q.encode())
+        tier = 2 if whole else 1
+        for i in equal:
+            self._found(found, keys.names[i], 3 if whole else tier)
         start = bisect.bisect_left(side, (q, -1))
         for key, name_id in side[start:]:
             if not key.startswith(q):
                 break
-            candidates.append((key == q, name_id))
-        for exact, name_id in candidates:
-            tier = 3 if exact and whole else tier_prefix
-            doc = self.name_doc[name_id]
-            entry = found.get(doc)
-            if entry is None:
-                found[doc] = [tier, [name_id]]
-            else:
-                entry[0] = max(entry[0], tier)
-                entry[1].append(name_id)
+            self._found(found, name_id, 3 if whole and key == q else tier)
+        for i in starting:
+            self._found(found, keys.names[i], tier)
+            if heaviest_first and len(found) >= limit:  # the rest weigh less: they would not be shown
+                break
+
+    def _found(self, found: dict[int, list[Any]], name_id: int, tier: int) -> None:
+        doc = self.name_doc[name_id]
+        entry = found.get(doc)
+        if entry is None:
+            found[doc] = [tier, [name_id]]
+        else:
+            entry[0] = max(entry[0], tier)
+            entry[1].append(name_id)
 
     def _hit(self, doc: int, tier: float, name_ids: Iterable[int], *, suggestion: bool = False) -> Hit:
         weight = self._weight(doc)

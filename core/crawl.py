@@ -302,7 +302,11 @@ class Crawler:
         stored outcome."""
         previous = await self.previous(request.repo)
         if previous is not None and previous.renamed_to:
-            # GitHub redirected this name before: registries still naming it get the repository's current name.
+            # GitHub redirected this name before: registries still naming it get the repository's current name,
+            # and the old name stays out of the recrawls (it would come first among the due forever).
+            if previous.next_crawl_at is None or previous.next_crawl_at <= utcnow():
+                later = utcnow() + self._revisit(Outcome.GONE)
+                await self.records.put_repo(previous.model_copy(update={"next_crawl_at": later}))
             request = dataclasses.replace(request, repo=RepoRef.parse(previous.renamed_to))
         started = time.perf_counter()
         with self.github.counting() as counter:

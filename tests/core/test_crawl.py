@@ -373,6 +373,18 @@ class TestSchedule:
         again = await crawler.crawl(CrawlRequest(_ref(entry["repo"]), force=True))
         assert again.repo == entry["new"]
 
+    async def test_an_old_name_that_falls_due_is_not_recrawled_again_and_again(
+        self, crawler: Crawler, summary: dict[str, Any]
+    ) -> None:
+        entry = summary["repos"]["renamed"][1]
+        await crawler.crawl(CrawlRequest(_ref(entry["repo"])))
+        old = await crawler.records.get_repo(entry["repo"])
+        await crawler.records.put_repo(old.model_copy(update={"next_crawl_at": utcnow() - dt.timedelta(days=1)}))
+        assert entry["repo"] in [r.repo for r in await crawler.records.due_repos(utcnow(), limit=100)]
+        result = await crawler.crawl(CrawlRequest(_ref(entry["repo"]), discovered=False))
+        assert result.repo == entry["new"]
+        assert entry["repo"] not in [r.repo for r in await crawler.records.due_repos(utcnow(), limit=100)]
+
 
 class TestDueForRecrawl:
     async def test_a_run_takes_twice_its_fair_share_of_the_due_most_overdue_first(self, settings: Settings) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, TaskRunFilter, TaskRunFilterFlowRunId
 
 from core.settings import Settings
 from flows.crawl_repo import crawl_repo
@@ -75,3 +76,21 @@ async def test_without_the_github_api_limit_the_crawl_fails_rather_than_run_unpa
     state = await crawl_repo(_with_changelog(world_sandbox, 3)["repo"], return_state=True)
     assert state.is_failed()
     assert "github-api" in str(await state.aresult(raise_on_failure=False))
+
+
+async def test_the_logs_say_why_a_repository_was_skipped(flow_settings: Settings, world_sandbox: Sandbox) -> None:
+    repo = _with_changelog(world_sandbox, 4)["repo"]
+    await crawl_repo(repo)
+    state = await crawl_repo(repo, force=False, return_state=True)
+    assert (await state.aresult())["outcome"] == "skipped"
+    deadline = asyncio.get_running_loop().time() + 20
+    async with get_client() as client:
+        while True:
+            logs = await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            )
+            messages = [log.message for log in logs]
+            if any("skipped" in m for m in messages) or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.5)
+    assert any(f"{repo}: skipped (crawled recently; next crawl in" in m for m in messages), messages

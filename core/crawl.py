@@ -3,7 +3,11 @@
 The cost model drives the order of requests: GitHub charges every REST request except an authorised ``304``,
 and raw downloads are not charged at all. A new repository costs one listing of its root plus one raw download;
 an unchanged one costs a single conditional listing answered ``304`` (the root listing's ETag changes whenever
-any file below it changes, because the listing carries each entry's tree or blob sha).
+any file below it changes, because the listing carries each entry's tree or blob sha), plus, when its notes come
+from GitHub Releases (which change no file), a conditional list of releases answered ``304`` too.
+
+``Crawler.crawl`` holds the repository's lock (two workers never crawl one repository at once), applies the skip
+rules (``decide``), and stores the outcome; ``due_for_recrawl`` picks what ``recrawl-stale`` revisits.
 """
 
 from __future__ import annotations
@@ -135,9 +139,11 @@ def decide(
         Outcome.GONE: "repository gone",
         Outcome.EMPTY: "repository empty",
         Outcome.NO_CHANGELOG: "no changelog",
-        Outcome.FAILED: f"backing off after {record.failures} failures",
     }
-    why = reasons.get(record.outcome, "crawled recently")
+    if record.failures:
+        why = f"backing off after {record.failures} failures"
+    else:
+        why = reasons.get(record.outcome, "crawled recently")
     return Decision(False, f"{why}; next crawl in {_human(wait)}")
 
 
@@ -150,7 +156,8 @@ def _human(delta: dt.timedelta) -> str:
 
 
 def _earliest(record: RepoRecord, settings: Settings) -> dt.datetime | None:
-    if record.outcome not in (Outcome.OK, Outcome.UNCHANGED) or record.crawled_at is None:
+    """When a new release may bring a repository with a changelog forward; never while it backs off failures."""
+    if record.outcome not in (Outcome.OK, Outcome.UNCHANGED) or record.crawled_at is None or record.failures:
         return None
     return record.crawled_at + dt.timedelta(seconds=settings.recrawl_after_s)
 

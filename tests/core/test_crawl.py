@@ -171,6 +171,14 @@ class TestSkipRules:
         decision = decide(record, now=NOW, settings=settings)
         assert not decision.crawl
 
+    def test_a_failing_repository_backs_off_even_for_a_new_release(self, settings: Settings) -> None:
+        record = self._record(Outcome.OK, crawled_ago=dt.timedelta(hours=3), next_in=dt.timedelta(minutes=20))
+        failing = record.model_copy(update={"failures": 3})
+        assert decide(record, now=NOW, settings=settings).crawl
+        decision = decide(failing, now=NOW, settings=settings)
+        assert not decision.crawl and decision.reason == "backing off after 3 failures; next crawl in 20m"
+        assert requested(failing, settings=settings) == failing
+
     def test_force_ignores_every_rule(self, settings: Settings) -> None:
         record = self._record(Outcome.GONE, crawled_ago=dt.timedelta(days=1), next_in=dt.timedelta(days=100))
         assert decide(record, now=NOW, settings=settings, force=True).crawl

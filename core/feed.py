@@ -8,7 +8,8 @@ resumes from the last id seen, so neither an api restart nor a browser's reconne
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
@@ -32,12 +33,23 @@ def _map_errors() -> Iterator[None]:
         raise QueueError(f"redis: {exc}") from exc
 
 
-def _decode(entry_id: bytes, fields: dict[bytes, bytes]) -> CrawledEvent | None:
-    try:
-        event = CrawledEvent.model_validate_json(fields.get(b"data", b""))
-    except ValidationError:
-        return None
-    return event.model_copy(update={"id": entry_id.decode()})
+_Entry = tuple[Any, Any]  # (id, fields) as redis-py returns them: bytes here (decode_responses is off)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _decode(entries: Iterable[_Entry] | None) -> list[CrawledEvent]:
+    """The events of stream entries; an entry that does not validate is skipped, never fatal."""
+    events = []
+    for entry_id, fields in entries or []:
+        try:
+            event = CrawledEvent.model_validate_json((fields or {}).get(b"data", b""))
+        except ValidationError:
+            continue
+        events.append(event.model_copy(update={"id": _text(entry_id)}))
+    return events
 
 
 class CrawlFeed:
@@ -62,7 +74,7 @@ class CrawlFeed:
             entry_id = await self.redis.xadd(
                 self.stream, {"data": event.model_dump_json(exclude={"id"})}, maxlen=MAXLEN, approximate=True
             )
-            stamped = event.model_copy(update={"id": entry_id.decode()})
+            stamped = event.model_copy(update={"id": _text(entry_id)})
             await self.redis.publish(self.channel, stamped.model_dump_json())
         return stamped
 
@@ -70,19 +82,19 @@ class CrawlFeed:
         """The newest events, newest first."""
         with _map_errors():
             entries = await self.redis.xrevrange(self.stream, count=limit)
-        return [e for e in (_decode(i, f) for i, f in entries) if e]
+        return _decode(entries)
 
     async def since(self, after_id: str, *, limit: int = 1000) -> list[CrawledEvent]:
         """Events after ``after_id`` (exclusive), oldest first: what a reconnecting client missed."""
         with _map_errors():
             entries = await self.redis.xrange(self.stream, min=f"({after_id}", count=limit)
-        return [e for e in (_decode(i, f) for i, f in entries) if e]
+        return _decode(entries)
 
     async def last_id(self) -> str:
         """The id of the newest event, or ``0-0`` when there is none."""
         with _map_errors():
             entries = await self.redis.xrevrange(self.stream, count=1)
-        return entries[0][0].decode() if entries else "0-0"
+        return _text(entries[0][0]) if entries else "0-0"
 
     async def follow(self, after_id: str, *, block_ms: int = 5000) -> AsyncIterator[CrawledEvent]:
         """Every event after ``after_id``, as it arrives, forever."""
@@ -90,9 +102,9 @@ class CrawlFeed:
         while True:
             with _map_errors():
                 reply = await self.redis.xread({self.stream: last}, block=block_ms, count=500)
-            for _, entries in reply or []:
-                for entry_id, fields in entries:
-                    last = entry_id.decode()
-                    event = _decode(entry_id, fields)
-                    if event:
-                        yield event
+            for stream_entries in reply or []:
+                entries: list[_Entry] = list(stream_entries[1])  # type: ignore[arg-type]
+                if entries:
+                    last = _text(entries[-1][0])
+                for event in _decode(entries):
+                    yield event

@@ -7,7 +7,7 @@ import datetime as dt
 
 import redis.asyncio as aioredis
 
-from core.feed import CrawlFeed
+from core.feed import MAXLEN, CrawlFeed
 from core.models import CrawledEvent
 
 
@@ -61,4 +61,26 @@ async def test_follow_yields_new_events_in_order(redis_url: str) -> None:
     got = [await asyncio.wait_for(anext(follower), 2) for _ in range(2)]
     assert [e.changelog for e in got] == ["a/x", "a/y"]
     await follower.aclose()
+    await redis.aclose()
+
+
+async def test_since_the_beginning_returns_every_event_and_skips_malformed_entries(redis_url: str) -> None:
+    redis = aioredis.Redis.from_url(redis_url)
+    feed = CrawlFeed(redis)
+    await feed.publish(_event("a/one"))
+    await redis.xadd(feed.stream, {"data": b"{not json"})
+    await feed.publish(_event("a/two"))
+    assert [e.changelog for e in await feed.since("0-0")] == ["a/one", "a/two"]
+    assert [e.changelog for e in await feed.recent(limit=5)] == ["a/two", "a/one"]
+    await redis.aclose()
+
+
+async def test_the_stream_is_capped(redis_url: str) -> None:
+    redis = aioredis.Redis.from_url(redis_url)
+    feed = CrawlFeed(redis)
+    for i in range(MAXLEN + 500):
+        await redis.xadd(feed.stream, {"data": _event(f"a/r{i}").model_dump_json()}, maxlen=MAXLEN, approximate=True)
+    await feed.publish(_event("a/last"))
+    assert await redis.xlen(feed.stream) < MAXLEN + 500
+    assert (await feed.recent(limit=1))[0].changelog == "a/last"
     await redis.aclose()

@@ -27,10 +27,14 @@ async def _crawl(stack: Stack, repo: str) -> dict[str, Any]:
     return await get_json(f"{stack.site}/api/github/{repo}")
 
 
-def _changelog_repo(stack: Stack) -> str:
-    """A repository whose changelog (written by the sandbox, several versions) sits at its root."""
+def _changelog_repos(stack: Stack) -> list[str]:
+    """Repositories whose changelog (written by the sandbox, several versions) sits at their root."""
     repos = stack.sandbox.summary()["repos"]["changelog"]
-    return next(r["repo"] for r in repos if r["source"] == "authored" and r["path"] == "CHANGELOG.md")
+    return [r["repo"] for r in repos if r["source"] == "authored" and r["path"] == "CHANGELOG.md"]
+
+
+def _changelog_repo(stack: Stack) -> str:
+    return _changelog_repos(stack)[0]
 
 
 async def _publish(stack: Stack, repo: str) -> CrawledEvent:
@@ -156,3 +160,25 @@ async def test_the_range_picker_shows_the_versions_of_an_upgrade(stack: Stack, b
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]  # nothing wider than a phone's screen
     await page.screenshot(path=ARTIFACTS / "site-phone.png")
+
+
+async def test_a_page_not_crawled_yet_queues_the_crawl_and_shows_the_notes_when_it_lands(
+    stack: Stack, browser: Any
+) -> None:
+    async def never_crawled() -> str:
+        for repo in reversed(_changelog_repos(stack)):
+            status = await get_json(f"{stack.site}/api/github/{repo}/status")
+            if status["status"] == "pending":
+                return repo
+        raise AssertionError("every sandbox repository with a changelog is crawled already")
+
+    repo = await never_crawled()
+    page = await browser.new_page()
+    await page.goto(f"{stack.site}/github/{repo}")
+    await page.locator("#pending").wait_for()
+    # The page asked for the crawl; crawl-queue takes it off the queue, and the page reloads when it lands.
+    await page.locator(".versions section").first.wait_for(timeout=90_000)
+    document = await get_json(f"{stack.site}/api/github/{repo}")
+    assert await page.locator(".versions section h2 a.anchor").all_inner_texts() == [
+        v["version"] for v in document["contents"]
+    ]

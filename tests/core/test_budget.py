@@ -160,9 +160,7 @@ class TestSharedBudget:
         await asyncio.wait_for(SharedBudget(client, token="b", max_wait_s=0).acquire(), 1)
         await client.aclose()
 
-    async def test_the_requests_of_a_worker_that_died_stop_counting_when_their_lease_ends(
-        self, redis_url: str
-    ) -> None:
+    async def test_the_requests_of_a_worker_that_died_stop_counting_when_their_lease_ends(self, redis_url: str) -> None:
         client = aioredis.Redis.from_url(redis_url)
         gate = SharedBudget(client, token="t", reserve_share=0, max_wait_s=0, lease_s=0.3)
         await gate.observe(quota(1), charged=True)

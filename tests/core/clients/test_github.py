@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from core.changelog import FileInfo
 from core.budget import Quota
+from core.changelog import FileInfo
 from core.clients import BudgetGate, GitHubClient, RateGate, RetryPolicy, open_http
 from core.errors import BadResponse, ConfigError, Empty, Gone, NotFound, RateLimited, Unavailable, UpstreamError
 from core.models import RepoRef, utcnow
@@ -455,6 +455,23 @@ class TestBudgetAndFailures:
             ("acquire", None, None),
             ("observe", 4321, dt.datetime.fromtimestamp(reset, dt.UTC)),
         ]
+
+    @pytest.mark.parametrize(
+        ("token", "status", "charged"),
+        [
+            pytest.param(TOKEN, 200, True, id="200"),
+            pytest.param(TOKEN, 304, False, id="authorised-304"),
+            pytest.param(None, 304, True, id="anonymous-304"),
+        ],
+    )
+    async def test_the_gate_is_told_which_answers_github_charged(
+        self, make_http: MakeHttp, token: str | None, status: int, charged: bool
+    ) -> None:
+        gate = RecordingGate()
+        client = github(make_http, lambda _: answer(status, [], etag='"e"'), token=token, gate=gate)
+        await client.list_dir(REF, etag='"e"')
+        assert gate.charged == [charged]
+        assert client.counts.charged.total() == int(charged)
 
     @pytest.mark.parametrize("status", [403, 429])
     async def test_spent_budget_is_rate_limited_until_reset(self, make_http: MakeHttp, status: int) -> None:

@@ -6,19 +6,33 @@ from typing import Any
 
 from prefect.artifacts import acreate_table_artifact
 
-MAX_ROWS = 500
+_COLUMNS = ("status", "registry", "package", "version", "repo", "directory", "hint")
 
 
-async def discovery_table(key: str, report: dict[str, Any]) -> None:
-    """A table of what one poll discovered, with the unresolved counts in the description."""
-    rows = [
-        {k: d.get(k) for k in ("registry", "package", "version", "repo", "directory")}
-        for d in report["discovered"][:MAX_ROWS]
+def poll_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per release a poll saw: ``queued`` with its repository, or ``skipped: <why>``."""
+    rows = [{"status": "queued", **d} for d in summary["discoveries"]]
+    rows += [{"status": f"skipped: {s['reason']}", **s} for s in summary["skips"]]
+    return [{k: row.get(k) for k in _COLUMNS} for row in rows]
+
+
+def poll_description(summary: dict[str, Any]) -> str:
+    """The artifact's description: counts by outcome, gaps, errors, where the cursor is and why the run stopped."""
+    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(summary["skipped"].items())) or "none"
+    shown = len(summary["discoveries"]) + len(summary["skips"])
+    total = summary["discovered"] + sum(summary["skipped"].values())
+    parts = [
+        f"**{summary['discovered']} queued**; skipped: {skipped}",
+        f"gaps: {summary['gaps']}; errors: {summary['errors']}; cursor: `{summary['cursor']}`",
     ]
-    more = len(report["discovered"]) - len(rows)
-    description = (
-        f"{len(report['discovered'])} discoveries; without a GitHub repository: {report['unresolved'] or 'none'}; "
-        f"errors: {report['errors']}; gaps: {report['gaps']}; cursor: {report['cursor']}"
-        + (f"; {more} more not shown" if more > 0 else "")
-    )
-    await acreate_table_artifact(key=key, table=rows or [{"package": "(nothing new)"}], description=description)
+    if summary["rate_limited_until"]:
+        parts.append(f"stopped by a rate limit until {summary['rate_limited_until']}: the next run resumes")
+    if shown < total:
+        parts.append(f"{total - shown} more rows not shown")
+    return "\n\n".join(parts)
+
+
+async def poll_table(key: str, summary: dict[str, Any]) -> None:
+    """A table of what one poll queued and skipped, with the counts in its description."""
+    rows = poll_rows(summary) or [{"status": "nothing new"}]
+    await acreate_table_artifact(key=key, table=rows, description=poll_description(summary))

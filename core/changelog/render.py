@@ -1,19 +1,18 @@
 """One version's notes as a sanitized HTML fragment.
 
 Markdown goes through GitHub's own renderer (cmark-gfm, with its extensions and raw HTML kept, as GitHub does
-before sanitizing), reStructuredText through docutils with file insertion and raw directives off and no system
-message in the output, plain text and asciidoc into ``<pre>``. Then headings are demoted under the version
-heading (the fragment's top level becomes ``<h3>``), relative links and images are resolved against the
-repository on GitHub, ``#123`` and ``@user`` are linked in text (never inside code or links), and ``nh3`` keeps
-only an explicit allow-list. Changelogs are untrusted input: ``sanitize`` is the last step of every path.
+before sanitizing), reStructuredText through ``core.changelog.rst`` (its own renderer for the subset changelogs
+use, docutils for the rest, with file insertion and raw directives off and no system message in the output),
+plain text and asciidoc into ``<pre>``. Then headings are demoted under the version heading (the fragment's top
+level becomes ``<h3>``), relative links and images are resolved against the repository on GitHub, ``#123`` and
+``@user`` are linked in text (never inside code or links), and ``nh3`` keeps only an explicit allow-list.
+Changelogs are untrusted input: ``sanitize`` is the last step of every path.
 """
 
 from __future__ import annotations
 
-import copy
 import ctypes
 import html
-import io
 import posixpath
 import re
 from collections.abc import Mapping
@@ -67,14 +66,22 @@ def _filter_url(tag: str, attribute: str, value: str) -> str | None:
     return (raw if attribute == "src" else blob) + ("" if target == "." else target)
 
 
-_CLEANER = nh3.Cleaner(
-    tags=_TAGS,
-    clean_content_tags={"script", "style", "iframe", "object", "embed", "template", "noscript", "svg", "math"},
-    attributes=_ATTRIBUTES,
-    url_schemes={"http", "https", "mailto"},
-    link_rel="nofollow noopener noreferrer ugc",
-    strip_comments=True,
-    attribute_filter=_filter_url,
+_CLEANER_OPTIONS: dict[str, Any] = {
+    "tags": _TAGS,
+    "clean_content_tags": {"script", "style", "iframe", "object", "embed", "template", "noscript", "svg", "math"},
+    "attributes": _ATTRIBUTES,
+    "url_schemes": {"http", "https", "mailto"},
+    "link_rel": "nofollow noopener noreferrer ugc",
+    "strip_comments": True,
+}
+_CLEANER = nh3.Cleaner(**_CLEANER_OPTIONS)
+# The same, resolving relative links; nh3 calls the filter (Python) for every attribute it keeps, which costs
+# ~15% of sanitizing, so it is used only for fragments that may hold a relative link.
+_RESOLVING_CLEANER = nh3.Cleaner(**_CLEANER_OPTIONS, attribute_filter=_filter_url)
+# Where an href or src might not start with one of the prefixes _filter_url leaves alone; when in doubt (white
+# space around an "="), yes. Every branch starts with "=" so that the scan skips to those.
+_MAYBE_RELATIVE = re.compile(
+    r"""=(?:(?<=\s=)|\s|(?<=(?i:href)=)(?!["']?(?:https?:|mailto:|#|//))|(?<=(?i:src)=)(?!["']?(?:https?:|mailto:|#|//)))"""
 )
 
 _CMARK_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_GITHUB_PRE_LANG | Options.CMARK_OPT_FOOTNOTES
@@ -129,14 +136,15 @@ def _markdown_html(text: str) -> str:
 
 _HEADING_TAG = re.compile(r"<(/?)h([1-6])(?=[\s>])", re.IGNORECASE)
 # One scan finds the references and steps over what must not be touched: links, code, and tags whose
-# attributes hold a "#" or "@" (a URL fragment, an e-mail address).
+# attributes hold a "#" or "@" (a URL fragment, an e-mail address). Every branch starts with a literal "<", "#"
+# or "@" (the look-behinds come after it), so the regex engine skips ahead to those characters instead of trying
+# every position; possessive loops keep it from backtracking inside long tags and code blocks.
 _REFERENCE = re.compile(
-    r"(?s)<(?P<skip>a|code|pre|kbd|samp)\b.*?</(?P=skip)\s*>|<[^>]*[#@][^>]*>"
-    r"|(?<![\w&/#])#(?P<issue>\d{1,7})\b"
-    r"|(?<![\w@/.`])@(?P<user>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})\b(?![/@])",
+    r"<(?:(?P<skip>a|code|pre|kbd|samp)\b[^<]*+(?:<(?!/(?P=skip)\s*>)[^<]*+)*+</(?P=skip)\s*>|[^>#@]*+[#@][^>]*+>)"
+    r"|#(?<![\w&/#]#)(?P<issue>\d{1,7})\b"
+    r"|@(?<![\w@/.`]@)(?P<user>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})\b(?![/@])",
     re.IGNORECASE,
 )
-_PROBLEMATIC = re.compile(r'<a href="#system-message-\d+" class="problematic"[^>]*>(.*?)</a>', re.DOTALL)
 
 
 def sanitize(fragment: str) -> str:
@@ -190,17 +198,22 @@ def render(
             body = _with_definitions(body, definitions)
         fragment = _markdown_html(body)
     elif format == "rst":
-        fragment = _render_rst(body, repo)
+        from core.changelog.rst import rst_html  # docutils loads on the first rst body, not with this module
+
+        fragment = rst_html(body, repo)
     else:
         return sanitize(f"<pre>{html.escape(body, quote=False)}</pre>")
-    fragment = _link_references(_demote_headings(fragment), repo)
     if repo is None:
+        return sanitize(_link_references(_demote_headings(fragment), None))
+    html_url = repo.html_url
+    fragment = _link_references(_demote_headings(fragment), f"{html_url}/issues/")
+    if not _MAYBE_RELATIVE.search(fragment):
         return sanitize(fragment)
     quoted_ref = quote(ref, safe="/")
-    base = (f"{repo.html_url}/blob/{quoted_ref}/", f"{repo.html_url}/raw/{quoted_ref}/", posixpath.dirname(path or ""))
+    base = (f"{html_url}/blob/{quoted_ref}/", f"{html_url}/raw/{quoted_ref}/", posixpath.dirname(path or ""))
     token = _URL_BASE.set(base)
     try:
-        return sanitize(fragment)
+        return str(_RESOLVING_CLEANER.clean(fragment))
     finally:
         _URL_BASE.reset(token)
 
@@ -222,183 +235,17 @@ def _demote_headings(fragment: str) -> str:
     return _HEADING_TAG.sub(lambda m: f"<{m[1]}h{min(max(int(m[2]) + shift, 1), 6)}", fragment)
 
 
-def _link_references(fragment: str, repo: RepoRef | None) -> str:
+def _link_references(fragment: str, issues: str | None) -> str:
+    """``fragment`` with ``#123`` linked under ``issues`` (the repository's issues URL) and ``@user`` linked."""
     if "#" not in fragment and "@" not in fragment:
         return fragment
-    return _REFERENCE.sub(lambda m: _reference_link(m, repo), fragment)
+    return _REFERENCE.sub(lambda m: _reference_link(m, issues), fragment)
 
 
-def _reference_link(m: re.Match[str], repo: RepoRef | None) -> str:
-    if m["skip"] or (m["issue"] is None and m["user"] is None):
-        return m[0]
+def _reference_link(m: re.Match[str], issues: str | None) -> str:
     if m["issue"]:
-        if repo is None:
-            return m[0]
         # GitHub redirects /issues/N to the pull request when N is one.
-        return f'<a href="{repo.html_url}/issues/{m["issue"]}">{m[0]}</a>'
-    return f'<a href="https://github.com/{m["user"]}">{m[0]}</a>'
-
-
-# reStructuredText -----------------------------------------------------------------------------------------
-
-# Sphinx and its common extensions define roles that plain docutils does not know; without them each use
-# becomes an error node. Code-like roles render as code, cross-references as their text, issue roles as links.
-_CODE_ROLES = [
-    "func",
-    "class",
-    "meth",
-    "mod",
-    "attr",
-    "exc",
-    "data",
-    "obj",
-    "const",
-    "envvar",
-    "option",
-    "program",
-    "command",
-    "file",
-    "samp",
-    "kbd",
-    "confval",
-    "mimetype",
-    "py:func",
-    "py:class",
-    "py:meth",
-    "py:mod",
-    "py:attr",
-    "py:exc",
-    "py:data",
-    "py:obj",
-    "py:const",
-    "c:func",
-    "c:macro",
-    "c:type",
-    "c:data",
-    "js:func",
-    "js:class",
-    "js:meth",
-    "js:attr",
-    "cpp:func",
-    "cpp:class",
-]
-_TEXT_ROLES = [
-    "ref",
-    "doc",
-    "any",
-    "term",
-    "numref",
-    "keyword",
-    "token",
-    "dfn",
-    "guilabel",
-    "menuselection",
-    "download",
-    "newsfeed",
-    "abbr",
-]
-_ISSUE_ROLES = ("issue", "issues", "pr", "pull", "ghissue", "ghpull", "gh", "bug")
-_USER_ROLES = ("user", "ghuser")
-_EXPLICIT_TITLE = re.compile(r"^(.+?)\s*<([^<>]+)>$", re.DOTALL)
-_rst_settings: Any = None
-
-
-def _rst_role_title(text: str) -> tuple[str, str]:
-    m = _EXPLICIT_TITLE.match(text)
-    return (m[1], m[2]) if m else (text, text)
-
-
-def _register_rst_roles() -> None:
-    from docutils import nodes
-    from docutils.parsers.rst import roles
-    from docutils.utils import unescape
-
-    def code_role(name, rawtext, text, lineno, inliner, options=None, content=None):  # type: ignore[no-untyped-def]
-        title, _ = _rst_role_title(unescape(text))
-        return [nodes.literal(rawtext, title.lstrip("~!"))], []
-
-    def text_role(name, rawtext, text, lineno, inliner, options=None, content=None):  # type: ignore[no-untyped-def]
-        title, _ = _rst_role_title(unescape(text))
-        return [nodes.inline(rawtext, title)], []
-
-    def issue_role(name, rawtext, text, lineno, inliner, options=None, content=None):  # type: ignore[no-untyped-def]
-        title, target = _rst_role_title(unescape(text))
-        repo = getattr(inliner.document.settings, "changelogs_repo", None)
-        number = target.lstrip("#")
-        label = title if title != target else f"#{number}"
-        if repo is None or not number.isdigit():
-            return [nodes.inline(rawtext, label)], []
-        return [nodes.reference(rawtext, label, refuri=f"{repo.html_url}/issues/{number}")], []
-
-    def user_role(name, rawtext, text, lineno, inliner, options=None, content=None):  # type: ignore[no-untyped-def]
-        title, target = _rst_role_title(unescape(text))
-        user = target.lstrip("@")
-        label = title if title != target else f"@{user}"
-        return [nodes.reference(rawtext, label, refuri=f"https://github.com/{quote(user)}")], []
-
-    for name in _CODE_ROLES:
-        roles.register_local_role(name, code_role)
-    for name in _TEXT_ROLES:
-        roles.register_local_role(name, text_role)
-    for name in _ISSUE_ROLES:
-        roles.register_local_role(name, issue_role)
-    for name in _USER_ROLES:
-        roles.register_local_role(name, user_role)
-
-
-def _docutils_settings() -> Any:
-    # Building docutils' settings parses its whole option table: do it once per process, not per version.
-    global _rst_settings
-    if _rst_settings is None:
-        from docutils.frontend import get_default_settings
-        from docutils.parsers.rst import Parser
-        from docutils.writers.html5_polyglot import Writer
-
-        _register_rst_roles()
-        settings = get_default_settings(Parser, Writer)
-        overrides = {
-            "file_insertion_enabled": False,  # no ".. include::" of files on the crawler's disk
-            "raw_enabled": False,  # no ".. raw:: html"
-            "report_level": 5,  # no system message in the output
-            "halt_level": 5,
-            "warning_stream": io.StringIO(),
-            "doctitle_xform": False,
-            "sectsubtitle_xform": False,
-            "initial_header_level": 3,
-            "syntax_highlight": "none",
-            "embed_stylesheet": False,
-            "stylesheet_path": None,
-            "input_encoding": "unicode",
-            "output_encoding": "unicode",
-            "_disable_config": True,
-            "changelogs_repo": None,
-        }
-        for key, value in overrides.items():
-            setattr(settings, key, value)
-        _rst_settings = settings
-    return _rst_settings
-
-
-def _rst_writer() -> Any:
-    from docutils import nodes
-    from docutils.writers import html5_polyglot
-
-    class Translator(html5_polyglot.HTMLTranslator):  # type: ignore[misc]  # docutils ships no type hints
-        # docutils writes inline literals as <span class="docutils literal">; GitHub (and we) use <code>.
-        def visit_literal(self, node: Any) -> None:
-            self.body.append(f"<code>{self.encode(node.astext())}</code>")
-            raise nodes.SkipNode
-
-    writer = html5_polyglot.Writer()
-    writer.translator_class = Translator
-    return writer
-
-
-def _render_rst(body: str, repo: RepoRef | None) -> str:
-    from docutils.core import publish_parts
-
-    settings = copy.copy(_docutils_settings())  # per call: renders may run in threads
-    settings.changelogs_repo = repo
-    settings.warning_stream = io.StringIO()
-    parts = publish_parts(body, writer=_rst_writer(), settings=settings)
-    return _PROBLEMATIC.sub(r"<code>\1</code>", parts["body"])
+        return m[0] if issues is None else f'<a href="{issues}{m["issue"]}">{m[0]}</a>'
+    if m["user"]:
+        return f'<a href="https://github.com/{m["user"]}">{m[0]}</a>'
+    return m[0]

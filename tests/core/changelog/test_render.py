@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from core.changelog import link_definitions, parse, render, sanitize
+from core.changelog.rst import subset_html
 from core.models import RepoRef
 
 REPO = RepoRef("octo", "widgets")
@@ -64,6 +65,32 @@ RST_PAYLOADS = [
     ".. image:: javascript:alert(1)\n",
     ":unknown:`<script>alert(1)</script>`\n",
 ]
+# Payloads that keep to the subset ``core.changelog.rst`` renders itself (the test checks they do).
+RST_SUBSET_PAYLOADS = [
+    "`click <javascript:alert(1)>`__\n",
+    "`x <JaVaScRiPt:alert(1)>`_\n",
+    "`x <java\tscript:alert(1)>`_ `y <java\nscript:alert(1)>`__\n",
+    "`x <data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==>`_\n",
+    "`x <vbscript:msgbox(1)>`__\n",
+    '`x <https://x.org/"onmouseover="alert(1)>`_\n',
+    "`<script>alert(1)</script> <https://x.org>`_\n",
+    "`<javascript:alert(1)>`_\n",
+    "javascript:alert(1) and data:text/html,<script>alert(1)</script>\n",
+    "``<script>alert(1)</script>`` and ``<img src=x onerror=alert(1)>``\n",
+    "*<img src=x onerror=alert(1)>* **<svg onload=alert(1)>**\n",
+    ":user:`<script>alert(1)</script>` :user:`x <javascript:alert(1)>`\n",
+    ':issue:`<img src=x onerror=alert(1)>` :issue:`x <javascript:alert(1)>` :pr:`"><script>alert(1)</script>`\n',
+    ":func:`<svg onload=alert(1)>` :ref:`<iframe src=x> <y>` :code:`<script>alert(1)</script>`\n",
+    ':pep:`<script>` :rfc:`1#"><script>alert(1)</script>`\n',
+    ".. code-block:: html\n\n   <script>alert(1)</script>\n",
+    "Example::\n\n   <iframe src=x></iframe>\n",
+    ".. note:: <script>alert(1)</script>\n",
+    "Title <script>alert(1)</script>\n==================================\n",
+    '- <a href="javascript:alert(1)">x</a>\n',
+    "term <b onmouseover=alert(1)>\n   definition\n",
+    ".. <script>alert(1)</script>\n\ntext\n",
+    "   <style>body{display:none}</style>\n",
+]
 _FORBIDDEN_TAGS = {
     "script", "iframe", "object", "embed", "svg", "math", "style", "base", "meta", "form", "input", "button",
     "video", "source", "noscript", "link", "frame", "frameset", "applet", "textarea", "select",
@@ -112,6 +139,13 @@ def test_no_xss_payload_survives_rst(payload: str) -> None:
     assert "system-message" not in output and "problematic" not in output
 
 
+@pytest.mark.parametrize("payload", RST_SUBSET_PAYLOADS)
+@pytest.mark.parametrize("repo", [pytest.param(REPO, id="repo"), pytest.param(None, id="no-repo")])
+def test_no_xss_payload_survives_the_rst_fast_path(payload: str, repo: RepoRef | None) -> None:
+    assert subset_html(payload, repo) is not None  # the fast path renders it, not docutils
+    _assert_safe(render(f"- before\n\n{payload}", format="rst", repo=repo))
+
+
 @pytest.mark.parametrize("payload", XSS_PAYLOADS[:5])
 def test_no_xss_payload_survives_plain_text(payload: str) -> None:
     _assert_safe(render(payload, format="text"))
@@ -154,6 +188,12 @@ def test_headings_are_demoted_under_the_version_heading(body: str, expected: lis
         pytest.param("[r](../../../../x.md)", "https://github.com/octo/widgets/blob/v2.0/x.md", id="above-root"),
         pytest.param("![i](img/a.png)", "https://github.com/octo/widgets/raw/v2.0/docs/img/a.png", id="image"),
         pytest.param('<img src="shot.png">', "https://github.com/octo/widgets/raw/v2.0/docs/shot.png", id="html-img"),
+        pytest.param(
+            '<a HREF="guide.md">g</a>', "https://github.com/octo/widgets/blob/v2.0/docs/guide.md", id="upper-case"
+        ),
+        pytest.param('<a href = "g.md">g</a>', "https://github.com/octo/widgets/blob/v2.0/docs/g.md", id="spaced"),
+        pytest.param("<a href=g.md>g</a>", "https://github.com/octo/widgets/blob/v2.0/docs/g.md", id="unquoted"),
+        pytest.param("<img SRC='a.png'>", "https://github.com/octo/widgets/raw/v2.0/docs/a.png", id="single-quoted"),
         pytest.param("[a](#anchor)", "#anchor", id="anchor"),
         pytest.param("[e](https://example.org/x)", "https://example.org/x", id="absolute"),
     ],

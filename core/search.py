@@ -45,7 +45,7 @@ SNAPSHOT_KEY = "search/index.bin"
 SNAPSHOT_META_KEY = "search/index.json"  # small: what api processes poll to learn of a new snapshot
 _SCAN = 96  # a prefix matching more keys than this is answered from its precomputed best keys
 _TOP = 64  # best keys kept per such prefix (a repository may hold several of them)
-_FUZZY_WINDOW = 250  # typo candidates on each side of where the query would sort
+_FUZZY_WINDOW = 150  # typo candidates on each side of where the query would sort
 _MAX_QUERY = 100
 _WORD_ONWARDS = re.compile(r"(?<![a-z0-9])(?=([a-z0-9].*))", re.DOTALL)  # each word to the end of the name
 _KINDS: tuple[str, ...] = ("repo", *REGISTRIES)  # a name's kind is its index here
@@ -139,7 +139,7 @@ class _SortedKeys:
             return cls(b"", array("I", [0]), array("I"))
         order = sorted(range(len(keys)), key=keys.__getitem__)
         ordered = operator.itemgetter(*order)(keys) if len(keys) > 1 else (keys[0],)
-        # Each key ends with a newline, so a run of keys decodes with one call (``texts``).
+        # Each key ends with a newline, so a run of keys decodes with one call (``text``).
         text = "\n".join(ordered) + "\n"
         blob = text.encode()
         lengths = map(len, ordered) if len(blob) == len(text) else map(len, map(str.encode, ordered))
@@ -152,9 +152,9 @@ class _SortedKeys:
     def key(self, i: int) -> bytes:
         return self.blob[self.offsets[i] : self.offsets[i + 1] - 1]
 
-    def texts(self, lo: int, hi: int) -> list[str]:
-        """The keys ``lo`` to ``hi`` (exclusive), decoded."""
-        return self.blob[self.offsets[lo] : self.offsets[hi]].decode().split("\n")[:-1] if hi > lo else []
+    def text(self, lo: int, hi: int) -> str:
+        """The keys ``lo`` to ``hi`` (exclusive), decoded, one a line."""
+        return self.blob[self.offsets[lo] : self.offsets[hi] - 1].decode()
 
     def bounds(self, prefix: bytes, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
         """The index range of the keys that start with ``prefix``."""
@@ -257,7 +257,8 @@ class SearchIndex:
         self._whole = _SortedKeys.build([], array("I"))
         self._tokens = _SortedKeys.build([], array("I"))
         self._live = not bulk  # a new name goes to the side lists at once (or waits for optimize())
-        self._clock = 0.0  # "now" for ranking by recency, taken once per query
+        self.doc_weight = array("d")  # what ranks a repository within a tier (``_weigh``)
+        self._clock = time.time()  # "now" for ranking by recency: when the weights were last computed
         self._side_whole: list[tuple[str, int]] = []
         self._side_tokens: list[tuple[str, int]] = []
         self._pending: dict[tuple[int, str], int] = {}  # (kind, lower-cased name) -> name id, for unsealed names
@@ -274,6 +275,7 @@ class SearchIndex:
             self.doc_versions[doc] = versions
         if crawled_at is not None:
             self.doc_crawled[doc] = crawled_at.timestamp()
+        self.doc_weight[doc] = self._weigh(doc)
 
     def add_package(self, registry: Registry, name: str, repo: str) -> None:
         """Index a package name under the repository it points at."""
@@ -284,9 +286,12 @@ class SearchIndex:
             self._add_name(name, kind, doc)
             self.doc_packages[doc] += 1
         elif self.name_doc[found] != doc:  # the package now points at another repository
-            self.doc_packages[self.name_doc[found]] -= 1
+            before = self.name_doc[found]
+            self.doc_packages[before] -= 1
+            self.doc_weight[before] = self._weigh(before)
             self.name_doc[found] = doc
             self.doc_packages[doc] += 1
+        self.doc_weight[doc] = self._weigh(doc)
 
     def _doc(self, repo: str) -> int:
         found = self._find(_REPO, repo)
@@ -297,6 +302,7 @@ class SearchIndex:
         self.doc_versions.append(0)
         self.doc_packages.append(0)
         self.doc_crawled.append(0.0)
+        self.doc_weight.append(0.0)
         self._add_name(repo, _REPO, doc)
         return doc
 
@@ -335,11 +341,10 @@ class SearchIndex:
         del keys
         self._whole = _SortedKeys.build(whole, whole_ids)
         self._tokens = _SortedKeys.build(tokens, token_ids)
-        self._clock = time.time()
-        doc_weights = array("d", map(self._weight, range(len(self.doc_repo))))
+        self._reweigh()
         for sorted_keys in (self._whole, self._tokens):
             name_docs = map(self.name_doc.__getitem__, sorted_keys.names)
-            sorted_keys.compute_top(array("d", map(doc_weights.__getitem__, name_docs)))
+            sorted_keys.compute_top(array("d", map(self.doc_weight.__getitem__, name_docs)))
         self._side_whole = []
         self._side_tokens = []
         self._pending = {}
@@ -347,7 +352,11 @@ class SearchIndex:
 
     # ---- ranking --------------------------------------------------------------------------------------------------
 
-    def _weight(self, doc: int) -> float:
+    def _reweigh(self) -> None:
+        self._clock = time.time()
+        self.doc_weight = array("d", map(self._weigh, range(len(self.doc_repo))))
+
+    def _weigh(self, doc: int) -> float:
         # Packages count most (a repository several registries point at is what people look for), then the length
         # of its history, then a crawl in the last year.
         crawled = self.doc_crawled[doc]
@@ -361,13 +370,12 @@ class SearchIndex:
         q = normalize(query)
         if not q:
             return []
-        self._clock = time.time()
         # doc -> [tier, matched name ids]; tiers: 3 exact name, 2 whole-name prefix, 1 token prefix.
         found: dict[int, list[Any]] = {}
         self._collect(found, q, self._whole, self._side_whole, limit=limit)
         if len(found) < limit:  # token matches rank below every whole-name match
             self._collect(found, q, self._tokens, self._side_tokens, limit=limit)
-        ranked = sorted(found.items(), key=lambda item: (-item[1][0], -self._weight(item[0]), item[0]))
+        ranked = sorted(found.items(), key=lambda item: (-item[1][0], -self.doc_weight[item[0]], item[0]))
         hits = [self._hit(doc, tier, names) for doc, (tier, names) in ranked[:limit]]
         if len(hits) < min(limit, FUZZY_BELOW) and len(q) >= 3:
             hits += self._suggestions(q, exclude=set(found), limit=limit - len(hits))
@@ -401,15 +409,13 @@ class SearchIndex:
             entry[1].append(name_id)
 
     def _hit(self, doc: int, tier: float, name_ids: Iterable[int], *, suggestion: bool = False) -> Hit:
-        weight = self._weight(doc)
-        packages = sorted(
-            {Match(_KINDS[self.name_kind[n]], self.names[n]) for n in name_ids if self.name_kind[n] != _REPO},  # type: ignore[arg-type]
-            key=lambda m: (m.registry, m.name),
-        )
+        weight = self.doc_weight[doc]
+        kinds, names = self.name_kind, self.names
+        packages = sorted({(kinds[n], names[n]) for n in name_ids if kinds[n] != _REPO})  # registries in _KINDS order
         return Hit(
             score=round(tier + weight / (weight + 10), 4),
-            completion=self.names[self.doc_repo[doc]],
-            packages=tuple(packages),
+            completion=names[self.doc_repo[doc]],
+            packages=tuple(Match(_KINDS[kind], name) for kind, name in packages),  # type: ignore[arg-type]
             versions=self.doc_versions[doc],
             suggestion=suggestion,
         )
@@ -421,15 +427,15 @@ class SearchIndex:
         middle = bisect.bisect_left(range(hi), q.encode(), lo, hi, key=self._whole.key)
         start, end = max(lo, middle - _FUZZY_WINDOW), min(hi, middle + _FUZZY_WINDOW)
         ids = list(self._whole.names[start:end])
-        texts = self._whole.texts(start, end)
+        # Compared with as much of each name as the query is long: "djnago" suggests "django-rest-framework".
+        head = re.compile(f"^.{{0,{len(q)}}}", re.MULTILINE)
+        prefixes = head.findall(self._whole.text(start, end)) if end > start else []
         start = bisect.bisect_left(self._side_whole, (q[:2], -1))
         for key, name_id in self._side_whole[start:]:
             if not key.startswith(q[:2]):
                 break
             ids.append(name_id)
-            texts.append(key)
-        # Compared with as much of each name as the query is long: "djnago" suggests "django-rest-framework".
-        prefixes = [t[: len(q)] for t in texts]
+            prefixes.append(key[: len(q)])
         best: dict[int, tuple[float, list[int]]] = {}
         for _, score, i in process.extract(q, prefixes, scorer=fuzz.ratio, limit=limit * 4, score_cutoff=70):
             doc = self.name_doc[ids[i]]
@@ -438,7 +444,7 @@ class SearchIndex:
             prev = best.get(doc)
             if prev is None or score > prev[0]:
                 best[doc] = (score, [ids[i], *(prev[1] if prev else [])])
-        ranked = sorted(best.items(), key=lambda item: (-item[1][0], -self._weight(item[0]), item[0]))[:limit]
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], -self.doc_weight[item[0]], item[0]))[:limit]
         return [self._hit(doc, score / 100 - 1, names, suggestion=True) for doc, (score, names) in ranked]
 
     # ---- what it holds --------------------------------------------------------------------------------------------
@@ -500,6 +506,7 @@ class SearchIndex:
         index.doc_crawled = _array("d", sections[6])
         index._whole = _SortedKeys.load(*sections[7:13])
         index._tokens = _SortedKeys.load(*sections[13:19])
+        index._reweigh()
         index._live = True
         index.feed_id = header["feed_id"]
         return index

@@ -17,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.crawl_requests import CrawlRequests
 from api.fanout import Fanout
 from api.indexing import IndexKeeper
 from api.live import LiveFeed
@@ -83,7 +84,8 @@ def create_app(settings: Settings, sio: socketio.AsyncServer, fanout: Fanout) ->
         artifacts = open_artifacts(settings)
         feed = CrawlFeed.open(settings)
         keeper = IndexKeeper(records, artifacts, feed)
-        services = Services(settings, records, artifacts, feed, open_queue(settings), keeper)
+        queue = open_queue(settings)
+        services = Services(settings, records, artifacts, feed, queue, keeper, CrawlRequests(queue))
         live = LiveFeed(sio, fanout, feed, keeper)
         await live.start()  # before the index loads, so no crawl falls between the two
         await keeper.load()

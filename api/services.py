@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from api.crawl_requests import CrawlRequests
 from api.indexing import IndexKeeper
 from core.feed import CrawlFeed
 from core.queue import DiscoveryQueue
@@ -24,6 +25,7 @@ class Services:
     feed: CrawlFeed
     queue: DiscoveryQueue
     keeper: IndexKeeper
+    crawl_requests: CrawlRequests
 
     @property
     def search(self) -> SearchIndex:

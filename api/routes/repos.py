@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from api.crawl_requests import Requested
 from api.services import Services, get_services
 from core.errors import NotFound
-from core.models import ChangelogDocument, CrawledEvent, Discovery, Outcome, RepoRef, VersionNotes
+from core.models import ChangelogDocument, CrawledEvent, Outcome, RepoRef, VersionNotes
 from core.pages import upgrade_notes
 from core.store import changelog_json_key
 
 router = APIRouter(prefix="/api", tags=["api"])
 
-_REQUEST_TTL_S = 600.0  # a repository asked for from the site is queued at most once per ten minutes per process
-_requested: dict[str, float] = {}
 
 Owner = Annotated[str, Path(max_length=39)]
 Name = Annotated[str, Path(max_length=100)]
@@ -103,7 +101,11 @@ async def repo_status(
     return RepoStatus(repo=ref.full_name, status=await _status(ref, services))
 
 
-@router.post("/github/{owner}/{repo}/crawl", status_code=202)
+@router.post(
+    "/github/{owner}/{repo}/crawl",
+    status_code=202,
+    responses={429: {"description": "Too many crawl requests from this site in the last minute"}},
+)
 async def request_crawl(
     ref: Annotated[RepoRef, Depends(repo_ref)], services: Annotated[Services, Depends(get_services)]
 ) -> RepoStatus:
@@ -111,14 +113,10 @@ async def request_crawl(
     status = await _status(ref, services)
     if status != "pending":
         return RepoStatus(repo=ref.full_name, status=status)
-    now = time.monotonic()
-    if now - _requested.get(ref.key, -_REQUEST_TTL_S) < _REQUEST_TTL_S:
-        return RepoStatus(repo=ref.full_name, status=status, queued=True)
-    await services.queue.publish([Discovery.requested(ref)])
-    _requested[ref.key] = now
-    if len(_requested) > 10_000:  # forget the oldest requests rather than grow without bound
-        for key in sorted(_requested, key=_requested.__getitem__)[:5_000]:
-            del _requested[key]
+    if await services.crawl_requests.request(ref) is Requested.LIMITED:
+        raise HTTPException(
+            status_code=429, detail="too many crawl requests; try again in a minute", headers={"Retry-After": "60"}
+        )
     return RepoStatus(repo=ref.full_name, status=status, queued=True)
 
 

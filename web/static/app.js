@@ -265,16 +265,22 @@
       else if (outcomes[status]) { done = true; page.classList.add("settled"); text.textContent = outcomes[status]; }
     }
 
-    async function check(method) {
+    let asked = false; // the crawl request was accepted (a refusal, 429, is asked again at the next poll)
+
+    async function check() {
       try {
-        const resp = await fetch(api + (method === "POST" ? "/crawl" : "/status"), { method, headers: { Accept: "application/json" } });
-        if (resp.ok) settle((await resp.json()).status);
+        const resp = asked
+          ? await fetch(api + "/status", { headers: { Accept: "application/json" } })
+          : await fetch(api + "/crawl", { method: "POST", headers: { Accept: "application/json" } });
+        if (!resp.ok) return;
+        asked = true;
+        settle((await resp.json()).status);
       } catch (err) { /* offline: the next poll tries again */ }
     }
 
     connect((event) => { if (event && event.changelog.toLowerCase() === repo.toLowerCase()) landed(); }, () => {});
-    check("POST");
-    const poll = setInterval(() => { if (done) clearInterval(poll); else check("GET"); }, 4000);
+    check();
+    const poll = setInterval(() => { if (done) clearInterval(poll); else check(); }, 4000);
   }
 
   setUpSearch();

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from tests.api.conftest import ApiServer, SocketClient
+from tests.api.conftest import ApiServer, SocketClient, running
 
 
 async def test_a_browser_is_welcomed_on_connect(api: ApiServer) -> None:
@@ -50,3 +50,11 @@ async def test_a_malformed_catch_up_is_ignored(api: ApiServer) -> None:
 async def test_long_polling_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
     assert response.status_code == 400
+
+
+async def test_browsers_on_every_api_server_get_each_crawl(api: ApiServer) -> None:
+    async with running(api.settings) as second_url, SocketClient(api.url) as one, SocketClient(second_url) as two:
+        await asyncio.gather(one.next_event("welcome"), two.next_event("welcome"))
+        published = await api.publish("encode/httpx", "0.28.3")
+        got = await asyncio.gather(one.next_event("crawled_repo"), two.next_event("crawled_repo"))
+    assert [e["id"] for e in got] == [published.id, published.id]

@@ -38,14 +38,17 @@ class IndexKeeper:
         """Load the stored snapshot (or build from the store), then replay the crawls it does not include."""
         info = await snapshot_info(self.artifacts)
         index = await load_snapshot(self.artifacts) if info else None
-        if index is None:
+        if info is None or index is None:
             index = await build_index(self.records, feed_id=await self.feed.last_id())
             logger.info("search index built from the store: %d names", len(index))
+            self._use(index, None)
         else:
-            logger.info("search index loaded from the snapshot of %s: %d names", info and info.built_at, len(index))
+            logger.info("search index loaded from the snapshot of %s: %d names", info.built_at, len(index))
             await self._replay(index)
-        self.snapshot = info.built_at if info else None
-        self.index = index
+            self._use(index, info.built_at)
+
+    def _use(self, index: SearchIndex, snapshot: str | None) -> None:
+        self.index, self.snapshot = index, snapshot
         # The index is millions of long-lived objects: keep the cyclic collector from walking them on every pass.
         gc.collect()
         gc.freeze()
@@ -62,8 +65,12 @@ class IndexKeeper:
             logger.info("search index: replayed %d crawls after the snapshot", replayed)
 
     async def apply(self, event: CrawledEvent) -> None:
-        """Index a crawl as it is announced."""
-        await index_crawl(self.index, self.records, event)
+        """Index a crawl as it is announced; a store that fails leaves it to the next snapshot, never stops the
+        relay."""
+        try:
+            await index_crawl(self.index, self.records, event)
+        except ChangelogsError as exc:
+            logger.warning("crawl of %s not indexed: %s", event.changelog, exc)
 
     async def watch(self, interval_s: float = SNAPSHOT_POLL_S) -> None:
         """Swap in each newer snapshot, forever; a failing backend only delays it."""
@@ -83,6 +90,6 @@ class IndexKeeper:
         if index is None:
             return False
         await self._replay(index)
-        self.index, self.snapshot = index, info.built_at
+        self._use(index, info.built_at)
         logger.info("search index replaced by the snapshot of %s: %d names", info.built_at, len(index))
         return True

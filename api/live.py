@@ -24,7 +24,7 @@ from core.models import CrawledEvent
 
 logger = logging.getLogger(__name__)
 
-CATCH_UP_LIMIT = 200
+CATCH_UP_LIMIT = 50
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
@@ -58,7 +58,8 @@ class LiveFeed:
         if not isinstance(after, str) or not _STREAM_ID.match(after):
             return
         try:
-            missed = await self.feed.since(after, limit=CATCH_UP_LIMIT)
+            # A page shows the newest crawls: after a long absence, the newest of what it missed.
+            missed = await self.feed.since(after, limit=CATCH_UP_LIMIT, newest=True)
         except QueueError:
             logger.warning("catch-up after %s failed", after)
             return

@@ -84,9 +84,13 @@ class CrawlFeed:
             entries = await self.redis.xrevrange(self.stream, count=limit)
         return _decode(entries)
 
-    async def since(self, after_id: str, *, limit: int = 1000) -> list[CrawledEvent]:
-        """Events after ``after_id`` (exclusive), oldest first: what a reconnecting client missed."""
+    async def since(self, after_id: str, *, limit: int = 1000, newest: bool = False) -> list[CrawledEvent]:
+        """Events after ``after_id`` (exclusive), oldest first: what a reconnecting client missed. When more than
+        ``limit`` came after it, the first ``limit`` of them, or with ``newest`` the last ``limit``."""
         with _map_errors():
+            if newest:
+                entries = await self.redis.xrevrange(self.stream, min=f"({after_id}", count=limit)
+                return _decode(reversed(entries or []))
             entries = await self.redis.xrange(self.stream, min=f"({after_id}", count=limit)
         return _decode(entries)
 

@@ -84,3 +84,14 @@ async def test_the_stream_is_capped(redis_url: str) -> None:
     assert await redis.xlen(feed.stream) < MAXLEN + 500
     assert (await feed.recent(limit=1))[0].changelog == "a/last"
     await redis.aclose()
+
+
+async def test_since_can_return_the_newest_of_what_was_missed(redis_url: str) -> None:
+    redis = aioredis.Redis.from_url(redis_url)
+    feed = CrawlFeed(redis)
+    first = await feed.publish(_event("a/first"))
+    for name in ("a/b", "a/c", "a/d"):
+        await feed.publish(_event(name))
+    assert [e.changelog for e in await feed.since(first.id or "", limit=2)] == ["a/b", "a/c"]
+    assert [e.changelog for e in await feed.since(first.id or "", limit=2, newest=True)] == ["a/c", "a/d"]
+    await redis.aclose()

@@ -1,5 +1,6 @@
 """The npm follower service (long-running)."""
 
-from follower.follower import Follower, FollowerStats
+from follower.follower import NPM_CURSOR, STATUS, Follower, FollowerStats, parse_start
+from follower.health import serve_health
 
-__all__ = ["Follower", "FollowerStats"]
+__all__ = ["NPM_CURSOR", "STATUS", "Follower", "FollowerStats", "parse_start", "serve_health"]

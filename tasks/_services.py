@@ -44,6 +44,7 @@ class Services:
 
 
 _by_loop: dict[int, asyncio.Future[Services]] = {}
+_PACE_CHUNK = 20
 
 
 async def github_token(settings: Settings) -> str | None:
@@ -60,10 +61,20 @@ async def github_token(settings: Settings) -> str | None:
 
 
 def github_pace(settings: Settings) -> Callable[[], Awaitable[None]]:
-    """Take one slot of the ``github-api`` global concurrency limit (its slot decay paces all workers)."""
+    """One slot of the ``github-api`` global concurrency limit per charged request (its slot decay paces every
+    worker), taken from Prefect ``_PACE_CHUNK`` at a time. One call to the server per request made the crawls
+    queue in Prefect's one-at-a-time slot acquisition: 25 new repositories took 19 s instead of 4 s."""
+    lock = asyncio.Lock()
+    left = 0
 
     async def pace() -> None:
-        await rate_limit(settings.github_rate_limit, strict=settings.github_rate_limit_strict)
+        nonlocal left
+        async with lock:
+            if left == 0:
+                strict = settings.github_rate_limit_strict
+                await rate_limit(settings.github_rate_limit, occupy=_PACE_CHUNK, strict=strict)
+                left = _PACE_CHUNK
+            left -= 1
 
     return pace
 

@@ -28,9 +28,14 @@ async def _crawl(stack: Stack, repo: str) -> dict[str, Any]:
 
 
 def _changelog_repos(stack: Stack) -> list[str]:
-    """Repositories whose changelog (written by the sandbox, several versions) sits at their root."""
-    repos = stack.sandbox.summary()["repos"]["changelog"]
-    return [r["repo"] for r in repos if r["source"] == "authored" and r["path"] == "CHANGELOG.md"]
+    """Repositories whose changelog (written by the sandbox, several versions) sits at their root, those that npm
+    packages point at first (the npm follower has stored those packages: their pages list them)."""
+    summary = stack.sandbox.summary()
+    repos = [
+        r["repo"] for r in summary["repos"]["changelog"] if r["source"] == "authored" and r["path"] == "CHANGELOG.md"
+    ]
+    npm = {p["repo"].lower() for p in summary["packages"]["github"] if p["registry"] == "npm"}
+    return sorted(repos, key=lambda repo: repo.lower() not in npm)
 
 
 def _changelog_repo(stack: Stack) -> str:

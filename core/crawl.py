@@ -517,17 +517,20 @@ class Crawler:
         candidates = changelog.find(listing, hints=hint_paths, directory=directory)
         if not candidates:
             for path in changelog.dirs_to_list(listing, directory=directory):
+                # A directory's listing is asked conditionally when its answer last time settles the question:
+                # it held the changelog, or nothing in the repository was one.
                 inside = known is not None and (known.source_path or "").startswith(f"{path.strip('/')}/")
+                settled = inside or (known is not None and known.outcome is Outcome.NO_CHANGELOG)
                 try:
-                    sub = await self.github.list_dir(ref, path, etag=old.get(path) if inside else None)
+                    sub = await self.github.list_dir(ref, path, etag=old.get(path) if settled else None)
                 except NotFound:
                     continue
                 if sub.etag:
                     found.etags[path] = sub.etag
-                if sub.not_modified:  # the directory that holds the changelog is as it was
+                if sub.not_modified and inside:  # the directory that holds the changelog is as it was
                     found.unchanged = True
                     return found
-                listing.extend(sub.value or ())
+                listing.extend(sub.value or ())  # nothing when unchanged: it held no changelog then either
             candidates = changelog.find(listing, hints=hint_paths, directory=directory)
         for candidate in candidates:
             if previous and candidate.sha and candidate.sha == previous.source_sha:

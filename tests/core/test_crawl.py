@@ -22,6 +22,7 @@ from core.store import changelog_html_key, changelog_json_key, open_artifacts, o
 from sandbox import Sandbox
 
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+BASE = "https://api.github.test"
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +272,7 @@ class TestConditionalRecrawls:
 
         http = httpx.AsyncClient(transport=httpx.MockTransport(github))
         crawler = Crawler(
-            github=GitHubClient(http, base_url="https://api.github.test", token="t"),
+            github=GitHubClient(http, base_url=BASE, token="t"),
             records=open_records(settings),
             artifacts=open_artifacts(settings),
             feed=None,
@@ -287,6 +288,49 @@ class TestConditionalRecrawls:
             await crawler.aclose()
         assert again.outcome is Outcome.OK and again.latest_version == "1.1.0"
         assert seen[-2:] == [("/repos/octo/tags/contents/", '"root"'), ("/repos/octo/tags/releases", '"releases-1"')]
+
+    async def test_a_repository_without_changelog_asks_its_docs_listing_conditionally(self, settings: Settings) -> None:
+        readme = ["v1"]
+        seen: list[tuple[str, str | None]] = []
+
+        def github(request: httpx.Request) -> httpx.Response:
+            path, etag = request.url.path, request.headers.get("if-none-match")
+            seen.append((path, etag))
+            if path.endswith("/releases"):
+                body, tag = [], '"releases"'
+            elif path.endswith("/contents/docs"):
+                body, tag = [{"type": "file", "name": "index.md", "path": "docs/index.md", "size": 5}], '"docs"'
+            else:
+                body = [
+                    {"type": "file", "name": "README.md", "path": "README.md", "size": 9, "sha": readme[0]},
+                    {"type": "dir", "name": "docs", "path": "docs", "size": 0, "sha": "d1"},
+                ]
+                tag = f'"root-{readme[0]}"'
+            if etag == tag:
+                return httpx.Response(304, headers={"etag": tag})
+            return httpx.Response(200, json=body, headers={"etag": tag})
+
+        crawler = Crawler(
+            github=GitHubClient(httpx.AsyncClient(transport=httpx.MockTransport(github)), base_url=BASE, token="t"),
+            records=open_records(settings),
+            artifacts=open_artifacts(settings),
+            feed=None,
+            settings=settings,
+        )
+        request = CrawlRequest(_ref("octo/plain"), force=True)
+        try:
+            assert (await crawler.crawl(request)).outcome is Outcome.NO_CHANGELOG
+            readme[0] = "v2"  # the README changed: the root listing with it, docs/ did not
+            again = await crawler.crawl(request)
+        finally:
+            await crawler.aclose()
+        assert again.outcome is Outcome.UNCHANGED
+        assert again.charged == 1
+        assert seen[-3:] == [
+            ("/repos/octo/plain/contents/", '"root-v1"'),
+            ("/repos/octo/plain/contents/docs", '"docs"'),
+            ("/repos/octo/plain/releases", '"releases"'),
+        ]
 
 
 class TestConcurrency:

@@ -338,8 +338,8 @@ class Follower:
 
     async def _report_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.report_interval_s)
             await self._report()
+            await asyncio.sleep(self.report_interval_s)
 
     async def _report(self, *, refresh: bool = True) -> None:
         """Log the status and store it; ``refresh`` first reads the feed's end (not on the way out: the

@@ -74,4 +74,3 @@ def table_rows(artifact: Artifact) -> list[dict[str, Any]]:
     data = artifact.data
     rows: list[dict[str, Any]] = data if isinstance(data, list) else json.loads(data)
     return rows
-

@@ -408,9 +408,11 @@ class TestPollRubygems:
             pytest.param({"malformed_rate": 0.3}, id="malformed-json"),
             pytest.param({"truncate_rate": 0.3}, id="cut-bodies"),
             pytest.param({"error_rate": 0.3, "error_statuses": [500]}, id="http-500"),
+            pytest.param({"stall_rate": 0.3, "stall_s": 3}, id="timeouts"),
+            pytest.param({"rate_limit_rate": 0.3, "retry_after_s": 0}, id="http-429"),
         ],
     )
-    async def test_bad_feed_bodies_are_read_again(
+    async def test_bad_feed_answers_are_ridden_out_and_nothing_is_lost(
         self,
         world: Sandbox,
         rubygems: RubyGemsClient,
@@ -421,14 +423,37 @@ class TestPollRubygems:
         await poll_rubygems(rubygems, records=records, queue=queue)
         await drain(queue)
         releases = released(world, "rubygems", 4)
+        world.reset_stats()
         world.set_faults("rubygems", **faults)
-        try:
-            report = await poll_rubygems(rubygems, records=records, queue=queue)
-        except (Unavailable, BadResponse):  # every attempt failed: the next poll sees the same feed
-            report = await poll_rubygems(rubygems, records=records, queue=queue)
+        reports: list[PollReport] = []
+        # A poll stopped by a rate limit or an outage changes nothing: the next reads again. Polls go on (finding
+        # nothing more) until the faults have struck at least once: two requests a poll may all go through.
+        for _ in range(30):
+            try:
+                reports.append(await poll_rubygems(rubygems, records=records, queue=queue))
+            except (Unavailable, BadResponse):
+                continue
+            struck = sum(world.stats()["rubygems"]["faults"].values())
+            if reports[-1].rate_limited_until is None and struck:
+                break
         world.set_faults("rubygems", clear=True)
+        assert struck > 0
+        assert reports[-1].rate_limited_until is None
         assert found(await drain(queue)) == with_repo(releases)
-        assert report.gaps == 0
+        assert sum(r.gaps for r in reports) == 0
+
+    async def test_a_failing_queue_leaves_the_cursor_for_the_next_poll(
+        self, world: Sandbox, rubygems: RubyGemsClient, records: RecordStore, queue: DiscoveryQueue
+    ) -> None:
+        await poll_rubygems(rubygems, records=records, queue=queue)
+        await drain(queue)
+        before = await records.get_cursor(RUBYGEMS_CURSOR)
+        releases = released(world, "rubygems", 3)
+        with pytest.raises(QueueError):
+            await poll_rubygems(rubygems, records=records, queue=FailingQueue())
+        assert await records.get_cursor(RUBYGEMS_CURSOR) == before
+        await poll_rubygems(rubygems, records=records, queue=queue)
+        assert found(await drain(queue)) == with_repo(releases)
 
     @pytest.mark.e2e
     async def test_a_burst_larger_than_the_feed_is_detected_and_filled_under_10_requests_per_second(

@@ -135,6 +135,7 @@ def _markdown_html(text: str) -> str:
 
 
 _HEADING_TAG = re.compile(r"<(/?)h([1-6])(?=[\s>])", re.IGNORECASE)
+_HEADING_LEVEL = re.compile(r"<h([1-6])[\s>]")
 # One scan finds the references and steps over what must not be touched: links, code, and tags whose
 # attributes hold a "#" or "@" (a URL fragment, an e-mail address). Every branch starts with a literal "<", "#"
 # or "@" (the look-behinds come after it), so the regex engine skips ahead to those characters instead of trying
@@ -226,7 +227,7 @@ def _with_definitions(body: str, definitions: Mapping[str, str]) -> str:
 
 
 def _demote_headings(fragment: str) -> str:
-    levels = [int(level) for level in re.findall(r"<h([1-6])[\s>]", fragment)]
+    levels = [int(level) for level in _HEADING_LEVEL.findall(fragment)]
     if not levels:
         return fragment
     shift = 3 - min(levels)
@@ -239,13 +240,21 @@ def _link_references(fragment: str, issues: str | None) -> str:
     """``fragment`` with ``#123`` linked under ``issues`` (the repository's issues URL) and ``@user`` linked."""
     if "#" not in fragment and "@" not in fragment:
         return fragment
-    return _REFERENCE.sub(lambda m: _reference_link(m, issues), fragment)
-
-
-def _reference_link(m: re.Match[str], issues: str | None) -> str:
-    if m["issue"]:
-        # GitHub redirects /issues/N to the pull request when N is one.
-        return m[0] if issues is None else f'<a href="{issues}{m["issue"]}">{m[0]}</a>'
-    if m["user"]:
-        return f'<a href="https://github.com/{m["user"]}">{m[0]}</a>'
-    return m[0]
+    pieces: list[str] = []
+    end = 0
+    # Most matches are what must be stepped over; a loop that skips them costs less than a replacement callback.
+    for m in _REFERENCE.finditer(fragment):
+        kind = m.lastgroup
+        if kind == "issue" and issues is not None:
+            # GitHub redirects /issues/N to the pull request when N is one.
+            link = f'<a href="{issues}{m["issue"]}">{m[0]}</a>'
+        elif kind == "user":
+            link = f'<a href="https://github.com/{m["user"]}">{m[0]}</a>'
+        else:
+            continue
+        pieces += (fragment[end : m.start()], link)
+        end = m.end()
+    if not pieces:
+        return fragment
+    pieces.append(fragment[end:])
+    return "".join(pieces)

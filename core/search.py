@@ -98,8 +98,8 @@ class IndexCounts:
     versions: int
 
 
-def normalize(query: str) -> str:
-    """The form a query is matched in: trimmed, lower-cased, at most 100 characters."""
+def _normalize(query: str) -> str:
+    # The form a query is matched in: trimmed, lower-cased, at most 100 characters.
     return query.strip().lower()[:_MAX_QUERY]
 
 
@@ -367,7 +367,7 @@ class SearchIndex:
 
     def search(self, query: str, *, limit: int = 10) -> list[Hit]:
         """Ranked matches of ``query``: exact name, whole-name prefix, token prefix, then typo suggestions."""
-        q = normalize(query)
+        q = _normalize(query)
         if not q:
             return []
         # doc -> [tier, matched name ids]; tiers: 3 exact name, 2 whole-name prefix, 1 token prefix.
@@ -452,15 +452,10 @@ class SearchIndex:
     def counts(self) -> IndexCounts:
         """Repositories with a changelog, package names, and the versions of those changelogs."""
         return IndexCounts(
-            repos=sum(1 for c in self.doc_crawled if c),
+            repos=len(self.doc_crawled) - self.doc_crawled.count(0.0),
             packages=len(self.names) - len(self.doc_repo),
             versions=sum(self.doc_versions),
         )
-
-    def versions_of(self, repo: str) -> int:
-        """How many versions the indexed changelog of ``repo`` has (0 when unknown)."""
-        found = self._find(_REPO, repo)
-        return self.doc_versions[self.name_doc[found]] if found is not None else 0
 
     # ---- snapshots ------------------------------------------------------------------------------------------------
 

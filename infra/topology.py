@@ -69,8 +69,6 @@ class Topology:
     fresh: bool = True
     sandbox_args: list[str] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
-    # Only for the workers and their flow runs.
-    worker_env: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     children: dict[str, Child] = field(default_factory=dict)
     api_urls: list[str] = field(default_factory=list)
@@ -161,20 +159,21 @@ class Topology:
         """Start one more process worker (one flow run at a time, like one ECS task); returns its name."""
         name = f"worker-{sum(1 for n in self.children if n.startswith('worker-')) + 1}"
         argv = python("-m", "prefect", "worker", "start", "--pool", POOL, "--type", "process", "--name", name)
-        self._launch(name, [*argv, "--limit", "1"], env=self.env | self.worker_env)
+        self._launch(name, [*argv, "--limit", "1"])
         return name
 
-    def _launch(
-        self, name: str, argv: list[str], *, ready: Any = None, timeout_s: float = 60, env: dict[str, str] | None = None
-    ) -> None:
-        child = Child(name, argv, env or self.env, self.logs, ready=ready, restart=False)
+    def _launch(self, name: str, argv: list[str], *, ready: Any = None, timeout_s: float = 60) -> None:
+        child = Child(name, argv, self.env, self.logs, ready=ready, restart=False)
         self.children[name] = child
         child.start()
         child.wait_ready(timeout_s)
 
     def pids(self) -> dict[str, int]:
-        """The process id of every child, by name (for measuring where the CPU goes)."""
-        return {name: c.process.pid for name, c in self.children.items() if c.process is not None and c.alive()}
+        """The process id of every child and of Redis, by name (for measuring where the CPU goes)."""
+        pids = {name: c.process.pid for name, c in self.children.items() if c.process is not None and c.alive()}
+        if self._redis is not None and self._redis.process is not None:
+            pids["redis"] = self._redis.process.pid
+        return pids
 
     def stop(self) -> None:
         for child in reversed(list(self.children.values())):

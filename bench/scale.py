@@ -45,8 +45,6 @@ from typing import Any
 import httpx
 import psutil
 from prefect.client.orchestration import PrefectClient
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-from prefect.client.schemas.objects import StateType
 from prefect.states import Cancelling
 
 from core.errors import NotFound
@@ -115,16 +113,6 @@ class CpuMeter:
             totals[component] = totals.get(component, 0.0) + seconds - self.seen.get((component, proc.pid), 0.0)
         self.seen = current
         return totals
-
-
-async def _pause_schedules(client: PrefectClient) -> None:
-    # The bench starts its runs itself; scheduled polls and recrawls would take the workers' single slot.
-    for deployment in await client.read_deployments():
-        for schedule in deployment.schedules:
-            await client.update_deployment_schedule(deployment.id, schedule.id, active=False)
-    scheduled = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
-    for run in await client.read_flow_runs(flow_run_filter=scheduled):
-        await client.delete_flow_run(run.id)
 
 
 async def _top_up_budget(control: str) -> None:
@@ -204,8 +192,7 @@ async def _run(args: argparse.Namespace, topology: Topology) -> dict[str, Any]:
     top_up = asyncio.create_task(_top_up_budget(control))
     releases = _replay(world, args.releases)
     half = len(releases) // 2
-    async with PrefectClient(api=topology.env["PREFECT_API_URL"]) as client:
-        await _pause_schedules(client)
+    await topology.pause_schedules()
     one = await _phase(topology, settings, releases[:half], workers=1, concurrency=args.concurrency)
     print(json.dumps({"phase": 1, **one}), flush=True)
     topology.add_worker()

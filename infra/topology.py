@@ -24,6 +24,9 @@ from typing import Any
 
 import asyncpg
 import yaml
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
 
 from cli.processes import ROOT, Child, free_port, http_ok, prefect_env, python
 from core.redis import EmbeddedRedis
@@ -167,6 +170,17 @@ class Topology:
         self.children[name] = child
         child.start()
         child.wait_ready(timeout_s)
+
+    async def pause_schedules(self) -> None:
+        """Turn every deployment's schedules off and drop the runs already scheduled, so that only the runs started
+        by hand (a benchmark's, a test's) take the workers."""
+        async with PrefectClient(api=self.env["PREFECT_API_URL"]) as client:
+            for deployment in await client.read_deployments():
+                for schedule in deployment.schedules:
+                    await client.update_deployment_schedule(deployment.id, schedule.id, active=False)
+            scheduled = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
+            for run in await client.read_flow_runs(flow_run_filter=scheduled):
+                await client.delete_flow_run(run.id)
 
     def pids(self) -> dict[str, int]:
         """The process id of every child and of Redis, by name (for measuring where the CPU goes)."""

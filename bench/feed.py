@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
                 "latency_max_ms": round(max(latencies, default=float("nan")), 1),
                 "latency_p99_target_ms": 250,
                 "server_cpu_s": round(cpu, 1),
+                "server_cpu_us_per_delivery": round(cpu / max(delivered, 1) * 1e6, 1),
                 "server_rss_mb": round(rss),
                 "cpus": os.cpu_count(),
             }

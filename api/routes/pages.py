@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.routes.repos import load_document, repo_ref
 from api.services import Services, get_services
 from core.errors import NotFound
-from core.models import RepoRef
+from core.models import PackageLink, RepoRef
 from core.pages import Upgrade, render_repo_feed, render_repo_page, render_template, upgrade_notes
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -52,6 +52,15 @@ async def repo_page(
     except NotFound:
         html = render_template("pending.html", site_url="", repo=ref.full_name)
         return HTMLResponse(html, status_code=404)
+    # Packages discovered since the crawl point at the repository too.
+    known = {(p.registry, p.name) for p in document.packages}
+    later = [
+        PackageLink(registry=p.registry, name=p.name)
+        for p in await services.records.packages_for_repo(ref.full_name)
+        if (p.registry, p.name) not in known
+    ]
+    if later:
+        document = document.model_copy(update={"packages": [*document.packages, *later]})
     upgrade = None
     if from_version and to_version:
         try:

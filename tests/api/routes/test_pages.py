@@ -9,6 +9,10 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
+from core.models import PackageRecord
+from core.store import open_records
+from tests.api.conftest import ApiServer
+
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
@@ -134,3 +138,16 @@ async def test_a_name_github_could_not_have_gets_an_error_page(client: httpx.Asy
     assert response.status_code == 404
     assert "text/html" in response.headers["content-type"]
     assert "not a GitHub repository name" in response.text
+
+
+async def test_a_repository_page_lists_packages_discovered_after_its_crawl(
+    api: ApiServer, client: httpx.AsyncClient
+) -> None:
+    records = open_records(api.settings)
+    try:
+        await records.put_package(PackageRecord(registry="rubygems", name="httpx-rb", repo="encode/httpx"))
+    finally:
+        await records.aclose()
+    html = (await client.get("/github/encode/httpx")).text
+    assert 'href="https://pypi.org/project/httpx/"' in html
+    assert 'href="https://rubygems.org/gems/httpx-rb"' in html

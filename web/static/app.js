@@ -108,12 +108,16 @@
         clear();
       }
     });
-    form.addEventListener("submit", (e) => {
+    form.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (selected >= 0 && results[selected]) { go(results[selected]); return; }
       const q = input.value.trim();
-      if (/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/.test(q)) window.location.href = repoPath(q);
-      else if (q) query(q);
+      if (/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/.test(q)) { window.location.href = repoPath(q); return; }
+      if (!q) return;
+      // Enter before the suggestions arrived: ask now and open the best match.
+      clearTimeout(timer);
+      await query(q);
+      if (results.length && input.value.trim() === q) go(results[0]);
     });
     input.addEventListener("blur", () => setTimeout(() => { list.hidden = true; input.setAttribute("aria-expanded", "false"); }, 150));
     input.addEventListener("focus", () => { if (results.length) show(); });

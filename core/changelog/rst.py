@@ -664,13 +664,14 @@ class _Subset:
     def _inline(self, text: str) -> str:
         """docutils' Inliner.parse, writing HTML instead of nodes."""
         search = self._p.inline.initial.search
+        find_markup = _MARKUP_CHARACTER.search
         remaining = escape2null(text) if "\\" in text else text
         out: list[str] = []
-        unprocessed: list[str] = []
+        unprocessed = ""
         while remaining:
             # docutils' pattern tries every position; it cannot match before the word holding the first markup
             # character, so the search starts there (same match, a fraction of the time).
-            first = _MARKUP_CHARACTER.search(remaining)
+            first = find_markup(remaining)
             if first is None:
                 break
             j = first.start()
@@ -692,12 +693,13 @@ class _Subset:
                 before, html, remaining = self._interpreted_or_phrase_ref(m)
             else:
                 raise _Unsupported  # a reference to a named target, a footnote or a citation
-            unprocessed.append(before)
+            unprocessed += before
             if html is not None:
-                out.append(self._implicit("".join(unprocessed)))
+                if unprocessed:
+                    out.append(self._implicit(unprocessed))
+                    unprocessed = ""
                 out.append(html)
-                unprocessed = []
-        out.append(self._implicit("".join(unprocessed) + remaining))
+        out.append(self._implicit(unprocessed + remaining))
         return "".join(out)
 
     def _quoted(self, m: re.Match[str]) -> bool:
@@ -817,7 +819,7 @@ class _Subset:
         """docutils' implicit_inline: standalone URIs and e-mail addresses in text, as links."""
         if not text:
             return ""
-        if _URI_HINT.search(text):
+        if (":" in text or "@" in text) and _URI_HINT.search(text):
             m = self._p.inline.uri.search(text)
             if m and (not m["scheme"] or m["scheme"].lower() in uri_schemes):
                 whole = m["whole"]

@@ -42,8 +42,8 @@ PYPI_PAGE = 50_000
 RUBYGEMS_FEED = 50
 # Gem names remembered between polls (with when they were last active), to fill a gap from.
 RUBYGEMS_KNOWN = 1000
-# Versions created this long before the previous poll are read again when filling a gap: RubyGems' clock and
-# ours disagree a little, and a duplicate is harmless where a miss is not.
+# Versions created up to this long before the previous poll still count as new, in the feeds and in a gap fill:
+# RubyGems' clock and ours disagree a little, and a duplicate is harmless where a miss is not.
 RUBYGEMS_CLOCK_MARGIN = dt.timedelta(minutes=5)
 # Package records written at once by ``publish``.
 _STORE_CONCURRENCY = 32

@@ -60,6 +60,21 @@ async def publish(redis_url: str, *, rate: float, seconds: float) -> int:
     return count
 
 
+def _wait_for_deliveries(loaders: list[subprocess.Popen[str]], expected: int, *, timeout_s: float) -> None:
+    """Until every event reached every client, or ``timeout_s`` passed (what is still missing then is lost)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        delivered = 0
+        for loader in loaders:
+            assert loader.stdin is not None and loader.stdout is not None
+            loader.stdin.write("count\n")
+            loader.stdin.flush()
+            delivered += json.loads(loader.stdout.readline())["delivered"]
+        if delivered >= expected:
+            return
+        time.sleep(0.5)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
@@ -113,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             cpu_before = proc.cpu_times()
             print(f"{args.clients} clients connected from {args.load_processes} Node processes; server {rss:.0f} MB")
             published = asyncio.run(publish(redis_url, rate=args.rate, seconds=args.seconds))
-            time.sleep(2)  # the last events' deliveries
+            _wait_for_deliveries(loaders, published * args.clients, timeout_s=60)
             cpu_after = proc.cpu_times()
             rss = max(rss, proc.memory_info().rss / 2**20)
             delivered = 0

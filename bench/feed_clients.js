@@ -1,6 +1,6 @@
 // Load generator of bench.feed: COUNT socket.io browsers (the site's own client library, websocket transport
 // only) on one Node process. Prints "ready" once every client got its welcome, then records each crawled_repo
-// event's latency (arrival minus crawledAt); on "stop" (a line on stdin) prints one JSON line and exits.
+// event's latency (arrival minus crawledAt).
 "use strict";
 const { io } = require("socket.io-client");
 
@@ -25,12 +25,20 @@ function open(i) {
   setTimeout(() => open(i + 1), 2); // a gentle ramp: a site never sees a thousand handshakes in one tick
 }
 
+// Commands, one a line on stdin: "count" prints how many events arrived so far; "stop" prints them all and exits.
 let input = "";
 process.stdin.on("data", (chunk) => {
   input += chunk;
-  if (input.includes("stop")) {
-    sockets.forEach((s) => s.close());
-    process.stdout.write(JSON.stringify({ delivered: latencies.length, distinct: ids.size, latencies }) + "\n", () => process.exit(0));
+  let newline;
+  while ((newline = input.indexOf("\n")) >= 0) {
+    const command = input.slice(0, newline).trim();
+    input = input.slice(newline + 1);
+    if (command === "count") {
+      process.stdout.write(JSON.stringify({ delivered: latencies.length }) + "\n");
+    } else if (command === "stop") {
+      sockets.forEach((s) => s.close());
+      process.stdout.write(JSON.stringify({ delivered: latencies.length, distinct: ids.size, latencies }) + "\n", () => process.exit(0));
+    }
   }
 });
 open(0);

@@ -194,8 +194,9 @@ class DynamoRecordStore:
         return [RepoRecord.model_validate_json(i["doc"]["S"]) for i in items[:limit]]
 
     def _query_index(
-        self, index: str, condition: str, values: dict[str, Any], *, forward: bool, limit: int
+        self, index: str, condition: str, values: dict[str, Any], *, forward: bool = True, limit: int | None = None
     ) -> list[dict[str, Any]]:
+        """Every item of ``index`` matching ``condition`` (up to ``limit``), page after page."""
         args: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": index,
@@ -204,8 +205,8 @@ class DynamoRecordStore:
             "ScanIndexForward": forward,
         }
         items: list[dict[str, Any]] = []
-        while len(items) < limit:
-            page = self.db.query(**args, Limit=limit - len(items))
+        while limit is None or len(items) < limit:
+            page = self.db.query(**args, **({} if limit is None else {"Limit": limit - len(items)}))
             items += page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 break
@@ -258,22 +259,10 @@ class DynamoRecordStore:
         return PackageRecord.model_validate_json(item["doc"]["S"])
 
     async def packages_for_repo(self, repo: str) -> list[PackageRecord]:
-        def query() -> list[dict[str, Any]]:
-            args: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": BY_REPO_INDEX,
-                "KeyConditionExpression": "repo_key = :r",
-                "ExpressionAttributeValues": {":r": _s(repo.lower())},
-            }
-            items: list[dict[str, Any]] = []
-            while True:
-                page = self.db.query(**args)
-                items += page.get("Items", [])
-                if "LastEvaluatedKey" not in page:
-                    return items
-                args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-        items = await self._run("packages_for_repo", query)
+        items = await self._run(
+            "packages_for_repo",
+            lambda: self._query_index(BY_REPO_INDEX, "repo_key = :r", {":r": _s(repo.lower())}),
+        )
         packages = [PackageRecord.model_validate_json(i["doc"]["S"]) for i in items]
         return sorted(packages, key=lambda p: (p.registry, p.name))
 

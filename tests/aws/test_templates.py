@@ -157,6 +157,16 @@ class TestServiceTemplate:
         ]
         assert len(roles) == len(set(roles))
 
+    def test_the_api_and_the_follower_cannot_do_what_only_the_crawler_does(self) -> None:
+        granted: dict[str, set[str]] = {}
+        for role, statement in _statements():
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            granted.setdefault(role, set()).update(actions)
+        writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "s3:PutObject", "s3:DeleteObject"}
+        assert not granted["ApiTaskRole"] & (writes | {"sns:Publish", "sqs:ReceiveMessage", "sqs:DeleteMessage"})
+        assert not granted["FollowerTaskRole"] & {"s3:PutObject", "sqs:ReceiveMessage", "dynamodb:Scan"}
+        assert "sqs:DeleteMessage" in granted["FlowRunTaskRole"]
+
     def test_roles_grant_no_wildcard_actions_and_every_resource_only_where_aws_allows_nothing_narrower(self) -> None:
         for role, statement in _statements():
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

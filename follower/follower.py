@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from core.clients import Change, NpmClient, NpmManifest
+from core.clients.npm import Seq
 from core.discovery import publish, to_discovery, unresolved_reason
 from core.errors import BadResponse, NotFound, QueueError, RateLimited, StoreError, Unavailable, UpstreamError
 from core.models import Discovery, utcnow
@@ -35,7 +36,6 @@ from core.store import RecordStore
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Seq = int | str
 
 NPM_CURSOR = "npm:seq"
 STATUS = "follower:npm"

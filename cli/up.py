@@ -83,7 +83,7 @@ def up(
         launch(Child("follower", python("-m", "follower"), env, logs))
         api = Child(
             "api",
-            python("-m", "uvicorn", "--factory", "api.asgi:create_asgi", "--host", host, "--port", str(port)),
+            python("-m", "api", "--host", host, "--port", str(port)),
             env,
             logs,
             ready=http_ok(f"http://{host}:{port}/healthz"),

@@ -101,7 +101,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 ("follower", python("-m", "follower"), None),
                 (
                     "api",
-                    python("-m", "uvicorn", "--factory", "api.asgi:create_asgi", "--port", str(api_port)),
+                    python("-m", "api", "--port", str(api_port)),
                     http_ok(f"{site}/healthz"),
                 ),
             ):

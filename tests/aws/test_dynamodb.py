@@ -16,7 +16,8 @@ from core.settings import Settings
 from core.store import open_records
 from core.store.dynamodb import SHARDS, DynamoRecordStore
 
-pytestmark = pytest.mark.aws
+# moto runs as a process of its own (tests/aws/moto.py).
+pytestmark = [pytest.mark.aws, pytest.mark.e2e]
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 

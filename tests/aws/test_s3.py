@@ -10,7 +10,8 @@ from core.store import changelog_html_key, open_artifacts
 from core.store.s3 import CACHE_CONTROL
 from tests.aws.moto import MotoServer
 
-pytestmark = pytest.mark.aws
+# moto runs as a process of its own (tests/aws/moto.py).
+pytestmark = [pytest.mark.aws, pytest.mark.e2e]
 
 
 async def test_artifacts_carry_their_content_type_and_cache_control(

@@ -15,7 +15,8 @@ from core.queue.sqs import SqsQueue
 from core.settings import Settings
 from tests.aws.moto import MotoServer
 
-pytestmark = pytest.mark.aws
+# moto runs as a process of its own (tests/aws/moto.py).
+pytestmark = [pytest.mark.aws, pytest.mark.e2e]
 
 
 def _discovery(package: str) -> Discovery:

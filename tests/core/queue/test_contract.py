@@ -15,6 +15,9 @@ from core.queue import DiscoveryQueue, open_queue
 from core.queue.redis_stream import RedisStreamQueue
 from core.settings import Settings
 
+# moto runs as a process of its own, and its round trips make these the slow half of the suite.
+ON_MOTO = [pytest.mark.aws, pytest.mark.e2e]
+
 
 def _discovery(package: str, repo: str = "owner/repo") -> Discovery:
     return Discovery(registry="npm", package=package, version="1.0.0", repo=repo)
@@ -96,9 +99,7 @@ def _sqs_factory(settings: Settings, moto: Any) -> QueueFactory:
     return QueueFactory(make, tick=1, inject_malformed=inject_malformed)
 
 
-@pytest.fixture(
-    params=[pytest.param("redis-stream", id="redis-stream"), pytest.param("sqs", id="sqs", marks=pytest.mark.aws)]
-)
+@pytest.fixture(params=[pytest.param("redis-stream", id="redis-stream"), pytest.param("sqs", id="sqs", marks=ON_MOTO)])
 def queue_backend(request: pytest.FixtureRequest) -> QueueFactory:
     if request.param == "sqs":
         return _sqs_factory(request.getfixturevalue("aws_settings"), request.getfixturevalue("moto_server"))

@@ -14,6 +14,9 @@ from core.store import ArtifactStore, RecordStore, open_artifacts, open_records
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 
+# moto runs as a process of its own, and its round trips make these the slow half of the suite.
+ON_MOTO = [pytest.mark.aws, pytest.mark.e2e]
+
 
 def _backend_settings(request: pytest.FixtureRequest) -> Settings:
     # Local backends on the default settings; AWS ones on infra/data.yaml deployed into moto.
@@ -22,14 +25,12 @@ def _backend_settings(request: pytest.FixtureRequest) -> Settings:
     return backend_settings
 
 
-@pytest.fixture(
-    params=[pytest.param("sqlite", id="sqlite"), pytest.param("dynamodb", id="dynamodb", marks=pytest.mark.aws)]
-)
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), pytest.param("dynamodb", id="dynamodb", marks=ON_MOTO)])
 def records_settings(request: pytest.FixtureRequest) -> Settings:
     return _backend_settings(request)
 
 
-@pytest.fixture(params=[pytest.param("file", id="files"), pytest.param("s3", id="s3", marks=pytest.mark.aws)])
+@pytest.fixture(params=[pytest.param("file", id="files"), pytest.param("s3", id="s3", marks=ON_MOTO)])
 def artifacts_settings(request: pytest.FixtureRequest) -> Settings:
     return _backend_settings(request)
 

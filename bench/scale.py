@@ -130,6 +130,7 @@ async def _phase(
     queue = open_queue(settings)
     meter = CpuMeter(topology.pids())
     meter.used()
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
     await queue.publish(releases)
     async with PrefectClient(api=topology.env["PREFECT_API_URL"]) as client:
@@ -165,6 +166,8 @@ async def _phase(
         "wall_s": round(wall_s, 1),
         "crawls_per_minute": round(rate, 1),
         "dead": stats.dead,
+        # What else ran on the machine: the figures are only comparable at similar loads.
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "cpu_s": {k: round(v, 1) for k, v in sorted(cpu.items())},
         "cpu_ms_per_crawl": {k: round(v * 1000 / max(len(crawled), 1), 1) for k, v in sorted(cpu.items())},
     }
@@ -205,13 +208,14 @@ async def _run(args: argparse.Namespace, topology: Topology) -> dict[str, Any]:
     return {
         "releases": len(releases),
         "cores": psutil.cpu_count(),
-        "load_average_1m_end": round(os.getloadavg()[0], 2),
         "github_latency_ms": args.github_latency_ms,
         "concurrency_per_worker": args.concurrency,
         "crawls_per_minute_1": one["crawls_per_minute"],
         "crawls_per_minute_2": two["crawls_per_minute"],
         "ratio": round(two["crawls_per_minute"] / one["crawls_per_minute"], 2) if one["crawls_per_minute"] else None,
         "lost": len(releases) - len(crawled) + two["dead"],
+        "load_average_1m_1": one["load_average_1m"],
+        "load_average_1m_2": two["load_average_1m"],
         "cpu_ms_per_crawl_1": one["cpu_ms_per_crawl"],
         "cpu_ms_per_crawl_2": two["cpu_ms_per_crawl"],
     }

@@ -52,21 +52,34 @@ async def _measure(site: str, control: str, releases: int) -> list[float]:
         await page.goto(site)
         await page.wait_for_selector("#live-status.connected", timeout=30_000)
         world = (await http.get(f"{control}/world")).json()
-        with_changelog = {r["repo"].lower() for r in world["repos"]["changelog"] if r["source"] != "huge"}
-        candidates = [
-            p["name"]
+        # Changelogs the sandbox authored get each published version on top: the feed then shows that version.
+        # Renamed repositories are left out: the feed shows them under their new name.
+        renamed = {r["repo"].lower() for r in world["repos"]["renamed"]}
+        with_changelog = {r["repo"].lower() for r in world["repos"]["changelog"] if r["source"] == "authored"} - renamed
+        # One package per repository: a repository crawled less than an hour ago is not crawled again.
+        by_repo = {
+            p["repo"].lower(): p["name"]
             for p in world["packages"]["github"]
             if p["registry"] == "npm" and p["repo"].lower() in with_changelog
-        ]
-        for i in range(releases):
-            package = candidates[i % len(candidates)]
+        }
+        candidates = list(by_repo.values())
+        for i in range(min(releases, len(candidates))):
+            package = candidates[i]
+            seen = await page.eval_on_selector_all("#feed .feed-item", "items => items.map((li) => li.dataset.id)")
             started = time.monotonic()
             release = (await http.post(f"{control}/publish", json={"registry": "npm", "package": package})).json()
-            version = release["version"]
-            selector = f'#feed .feed-item:has(a:text-is("{release["repo"]}")):has(.badge:text-is("{version}"))'
-            await page.wait_for_selector(selector, timeout=600_000)
+            # A feed item that was not on the page before the release, for its repository (GitHub names are
+            # case-insensitive: the feed shows the repository's own spelling).
+            await page.wait_for_function(
+                """([repo, before]) => Array.from(document.querySelectorAll("#feed .feed-item")).some(
+                    (li) => !before.includes(li.dataset.id)
+                        && li.querySelector("a").textContent.toLowerCase() === repo)""",
+                arg=[release["repo"].lower(), seen],
+                timeout=600_000,
+            )
             latencies.append(time.monotonic() - started)
-            print(f"release {i + 1}/{releases}: {release['repo']} {version} in {latencies[-1]:.2f}s", flush=True)
+            took = latencies[-1]
+            print(f"release {i + 1}/{releases}: {release['repo']} {release['version']} in {took:.2f}s", flush=True)
         await browser.close()
     return latencies
 

@@ -39,8 +39,10 @@ def prefect_env(data_dir: Path, *, port: int) -> dict[str, str]:
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
-        # The runner polls for scheduled and manual runs; the default 10 s makes a demo feel slow.
+        # The runner polls for scheduled and manual runs, and the server's scheduler creates the runs of new
+        # deployments, every 10 and 60 s by default: a demo would wait a minute for its first crawl.
         "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
         "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "1",
     }
 

@@ -83,8 +83,9 @@ class Settings(BaseSettings):
         if not self.artifacts:
             object.__setattr__(self, "artifacts", f"file://{self.data_dir / 'artifacts'}")
         if not self.crawl_drain_seconds:
-            # A crawl-queue run ends before the next scheduled one would start.
-            object.__setattr__(self, "crawl_drain_seconds", 0.9 * self.schedule_interval_s)
+            # A crawl-queue run ends a little after the next one starts (a run takes seconds to start), so the
+            # queue is never left without a consumer.
+            object.__setattr__(self, "crawl_drain_seconds", self.schedule_interval_s + 15)
         return self
 
 

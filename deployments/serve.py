@@ -26,11 +26,14 @@ from flows.recrawl_stale import recrawl_stale
 
 logger = logging.getLogger(__name__)
 
+FIRST_RUN_AFTER_S = 20
+
 
 def _every(seconds: float) -> Interval:
-    # Anchored a moment ago, so the first run starts now rather than one interval after the runner starts.
-    now = dt.datetime.now(dt.UTC)
-    return Interval(dt.timedelta(seconds=seconds), anchor_date=now - dt.timedelta(seconds=seconds - 2))
+    # Anchored so the first run comes soon after start rather than a whole interval later; not at once, because
+    # the server's scheduler does not create runs that are already due by the time it sees the deployment.
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=FIRST_RUN_AFTER_S)
+    return Interval(dt.timedelta(seconds=seconds), anchor_date=soon - dt.timedelta(seconds=seconds))
 
 
 async def create_rate_limit(settings: Settings | None = None) -> dict[str, Any]:
@@ -63,9 +66,10 @@ async def deployments(settings: Settings) -> list[RunnerDeployment]:
     return [
         await poll_pypi.ato_deployment("poll-pypi", schedule=every, concurrency_limit=1, **common),
         await poll_rubygems.ato_deployment("poll-rubygems", schedule=every, concurrency_limit=1, **common),
-        # One run per worker may go at once: the queue hands each message to one of them.
+        # One run per worker may go at once (the queue hands each message to one of them), plus the next run
+        # starting while the last one finishes.
         await crawl_queue.ato_deployment(
-            "crawl-queue", schedule=every, concurrency_limit=settings.crawl_workers, **common
+            "crawl-queue", schedule=every, concurrency_limit=settings.crawl_workers + 1, **common
         ),
         await recrawl_stale.ato_deployment("recrawl-stale", schedule=every, concurrency_limit=1, **common),
         await crawl_repo.ato_deployment("crawl-repo", **common),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections import defaultdict
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from core.queue import Message
+from core.settings import Settings
 from flows._crawl import Tally, crawl_artifacts, crawl_each
 from tasks._services import close_services, get_services
 from tasks.crawl import (
@@ -22,6 +25,15 @@ from tasks.crawl import (
 )
 
 
+def _drain_seconds(settings: Settings, max_seconds: float | None) -> float:
+    if max_seconds is not None:
+        return max_seconds
+    planned = settings.crawl_drain_seconds * settings.crawl_workers
+    scheduled = flow_run.scheduled_start_time
+    late = (dt.datetime.now(dt.UTC) - scheduled).total_seconds() if scheduled else 0.0
+    return max(planned - max(late, 0.0), 0.0)
+
+
 @flow(name="crawl-queue", log_prints=True)
 async def crawl_queue(
     max_seconds: float | None = None, batch_size: int | None = None, concurrency: int | None = None
@@ -29,8 +41,9 @@ async def crawl_queue(
     """Crawl what discovery queued.
 
     Takes batches of discoveries off the queue as they arrive, for ``max_seconds`` (default: the
-    ``CHANGELOGS_CRAWL_DRAIN_SECONDS`` setting times ``CHANGELOGS_CRAWL_WORKERS``, so that with N workers about N
-    runs overlap), and crawls each repository once per batch, at most ``concurrency`` at a time.
+    ``CHANGELOGS_CRAWL_DRAIN_SECONDS`` setting times ``CHANGELOGS_CRAWL_WORKERS``, counted from the run's scheduled
+    start, so that with N workers about N runs overlap and a late run does not push the next ones later), and
+    crawls each repository once per batch, at most ``concurrency`` at a time.
 
     - A crawl that ended (crawled, unchanged, skipped, gone, no changelog) acknowledges its messages.
     - A failed crawl leaves them on the queue: they come back after the visibility timeout, and after 5
@@ -44,8 +57,7 @@ async def crawl_queue(
     logger = get_run_logger()
     services = await get_services()
     settings = services.settings
-    drain_s = max_seconds if max_seconds is not None else settings.crawl_drain_seconds * settings.crawl_workers
-    deadline = time.monotonic() + drain_s
+    deadline = time.monotonic() + _drain_seconds(settings, max_seconds)
     size = batch_size or settings.crawl_batch_size
     tally = Tally()
     received = 0

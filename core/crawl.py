@@ -117,6 +117,8 @@ class _Found:
     sha: str | None = None
     etags: dict[str, str] = field(default_factory=dict)
     unchanged: bool = False
+    # Markdown link references defined once for the whole file (often at its end), used by every version.
+    definitions: dict[str, str] = field(default_factory=dict)
 
 
 def decide(
@@ -383,7 +385,7 @@ class Crawler:
             await self.records.put_repo(record)
             return CrawlResult(target.full_name, Outcome.NO_CHANGELOG, renamed_to=renamed_to)
 
-        notes = [self._notes(entry, target, found.source) for entry in found.entries]
+        notes = [self._notes(entry, target, found.source, found.definitions) for entry in found.entries]
         document = ChangelogDocument(
             crawledAt=now,
             href=f"/api/github/{target.full_name}",
@@ -536,9 +538,10 @@ class Crawler:
             if previous and candidate.sha and candidate.sha == previous.source_sha:
                 found.unchanged = True
                 return found
-            entries, source = await self._read(ref, candidate)
+            entries, source, definitions = await self._read(ref, candidate)
             if entries:
                 found.entries, found.source, found.sha = entries, source, candidate.sha
+                found.definitions = definitions
                 return found
         return await self._releases(ref, found, directory=directory, etag=releases_etag)
 
@@ -558,17 +561,19 @@ class Crawler:
             )
         return found
 
-    async def _read(self, ref: RepoRef, candidate: FileInfo) -> tuple[list[ChangelogEntry], SourceFile | None]:
+    async def _read(
+        self, ref: RepoRef, candidate: FileInfo
+    ) -> tuple[list[ChangelogEntry], SourceFile | None, dict[str, str]]:
         limit = self.settings.max_changelog_bytes
         try:
             fetched = await self.github.fetch_file(candidate.download_url or candidate.path, ref=ref, limit=limit)
             download = fetched.value
             if download is None:  # no ETag was sent, so a 304 cannot happen; treat it as missing
-                return [], None
+                return [], None, {}
             decoded = changelog.decode(download.content, limit=limit)
         except (NotFound, ChangelogError) as exc:
             logger.info("%s: %s is not usable: %s", ref, candidate.path, exc)
-            return [], None
+            return [], None, {}
         truncated = download.truncated or decoded.truncated
         size = download.size or candidate.size or decoded.size
         if truncated:
@@ -583,11 +588,15 @@ class Crawler:
             truncated=truncated,
             size=size,
         )
-        return entries, source
+        definitions = changelog.link_definitions(decoded.text) if fmt == "markdown" else {}
+        return entries, source, definitions
 
-    def _notes(self, entry: ChangelogEntry, ref: RepoRef, source: SourceFile | None) -> VersionNotes:
+    def _notes(
+        self, entry: ChangelogEntry, ref: RepoRef, source: SourceFile | None, definitions: dict[str, str]
+    ) -> VersionNotes:
         fmt = source.format if source else "markdown"
-        html = changelog.render(entry.body, format=fmt, repo=ref, path=source.path if source else None)
+        path = source.path if source else None
+        html = changelog.render(entry.body, format=fmt, repo=ref, path=path, definitions=definitions)
         return VersionNotes(version=entry.version, date=entry.date, title=entry.title, body=entry.body, html=html)
 
     async def _store_artifacts(

@@ -136,6 +136,22 @@ async def test_hostile_changelog_html_is_sanitized(crawler: Crawler, summary) ->
         assert bad not in notes
 
 
+async def test_link_references_defined_at_the_end_of_the_file_are_links_in_every_version(
+    crawler: Crawler, summary
+) -> None:
+    # Keep a Changelog credits people as `[@tianshuo]` in 0.3.0 and defines the link 170 lines further down.
+    entry = next(r for r in summary["repos"]["changelog"] if r["source"] == "corpus:olivierlacan-keep-a-changelog")
+    result = await crawler.crawl(CrawlRequest(_ref(entry["repo"])))
+    assert result.outcome is Outcome.OK
+    document = ChangelogDocument.model_validate_json(await crawler.artifacts.get(changelog_json_key(entry["repo"])))
+    credited = [v for v in document.contents if "from [@tianshuo]" in v.body]
+    assert credited
+    for notes in credited:
+        # A link made from the definition, not an @mention linked between the brackets left as text.
+        assert '<a href="https://github.com/tianshuo"' in notes.html
+        assert "[@tianshuo]" not in notes.html and "[<a" not in notes.html
+
+
 async def test_a_missing_record_raises_not_found(crawler: Crawler) -> None:
     with pytest.raises(NotFound):
         await crawler.records.get_repo("nobody/nothing")

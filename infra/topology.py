@@ -34,6 +34,7 @@ from core.redis import EmbeddedRedis
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 POOL = "changelogs-local"
 PREFECT_YAML = ROOT / "deployments" / "prefect.yaml"
+ECS_PREFECT_YAML = ROOT / "deployments" / "prefect-ecs.yaml"
 
 
 async def create_database(name: str, *, fresh: bool) -> None:
@@ -49,13 +50,11 @@ async def create_database(name: str, *, fresh: bool) -> None:
         await conn.close()
 
 
-def local_deployments() -> list[str]:
-    """``flow/deployment`` of every deployment in ``deployments/prefect.yaml`` on the local process pool."""
-    config = yaml.safe_load(PREFECT_YAML.read_text())
+def deployment_names(prefect_file: Path = PREFECT_YAML) -> list[str]:
+    """``flow/deployment`` of every deployment a prefect.yaml declares."""
+    config = yaml.safe_load(prefect_file.read_text())
     return [
-        f"{entry['entrypoint'].rsplit(':', 1)[1].replace('_', '-')}/{entry['name']}"
-        for entry in config["deployments"]
-        if entry.get("work_pool", {}).get("name") == POOL
+        f"{entry['entrypoint'].rsplit(':', 1)[1].replace('_', '-')}/{entry['name']}" for entry in config["deployments"]
     ]
 
 
@@ -137,11 +136,10 @@ class Topology:
         return env
 
     def deploy(self) -> None:
-        """Create the process work pool and ``prefect deploy`` the deployments of ``deployments/prefect.yaml`` that
-        run on it; ``crawl-queue`` again with one run per worker, as the file's header says."""
+        """Create the process work pool and ``prefect deploy`` the deployments of ``deployments/prefect.yaml`` to it;
+        ``crawl-queue`` again with one run per worker, as the file's header says."""
         self._prefect("work-pool", "create", POOL, "--type", "process", "--overwrite")
-        names = [arg for name in local_deployments() for arg in ("-n", name)]
-        self._prefect("deploy", "--prefect-file", str(PREFECT_YAML), *names)
+        self._prefect("deploy", "--all", "--prefect-file", str(PREFECT_YAML))
         self._prefect(
             "deploy", "--prefect-file", str(PREFECT_YAML), "-n", "crawl-queue", "--concurrency-limit", str(self.workers)
         )

@@ -1,4 +1,4 @@
-"""``deployments/prefect.yaml``'s ECS variant, the work pool it names, and the local topology's choice."""
+"""``deployments/prefect-ecs.yaml``, the ECS twins of ``deployments/prefect.yaml``, and the work pool they name."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import yaml
 from prefect_aws.workers.ecs_worker import ECSVariables
 
 from infra.ecs_pool import POOL, base_job_template
+from infra.topology import ECS_PREFECT_YAML, PREFECT_YAML
 from infra.topology import POOL as LOCAL_POOL
-from infra.topology import PREFECT_YAML, local_deployments
 from tests.aws.moto import ROOT, load_template
 
-DEPLOYMENTS: list[dict[str, Any]] = yaml.safe_load(PREFECT_YAML.read_text())["deployments"]
+DEPLOYMENTS: list[dict[str, Any]] = [
+    entry for path in (PREFECT_YAML, ECS_PREFECT_YAML) for entry in yaml.safe_load(path.read_text())["deployments"]
+]
 OUTPUTS = {
     "Cluster": "changelogs",
     "FlowRunTaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/changelogs-flow-run:3",
@@ -62,8 +64,8 @@ def test_the_ecs_pool_reads_every_output_it_needs_from_the_service_template() ->
     assert set(OUTPUTS) <= set(load_template(ROOT / "infra" / "service.yaml")["Outputs"])
 
 
-def test_the_local_topology_deploys_only_the_local_pools_deployments() -> None:
-    names = local_deployments()
-    assert len(names) == len(_by_pool(LOCAL_POOL))
-    assert all(not name.endswith("/ecs") for name in names)
-    assert "crawl-queue/crawl-queue" in names
+@pytest.mark.parametrize("path", [PREFECT_YAML, ECS_PREFECT_YAML], ids=lambda p: p.name)
+def test_each_prefect_file_names_one_work_pool_so_deploy_all_needs_only_that_one(path: Any) -> None:
+    # `prefect deploy --all` fails on the first deployment whose pool does not exist.
+    pools = {d["work_pool"]["name"] for d in yaml.safe_load(path.read_text())["deployments"]}
+    assert pools == {LOCAL_POOL if path == PREFECT_YAML else POOL}

@@ -22,7 +22,7 @@ from core.settings import Settings
 from core.store import open_records
 from infra.ecs_pool import POOL as ECS_POOL
 from infra.ecs_pool import apply, base_job_template
-from infra.topology import POOL, PREFECT_YAML, Topology, local_deployments
+from infra.topology import ECS_PREFECT_YAML, POOL, Topology, deployment_names
 from tests.e2e.conftest import get_json, wait_for_flow_run
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +50,7 @@ async def test_a_worker_of_the_production_topology_crawls_what_was_queued(topolo
     async with PrefectClient(api=topology.env["PREFECT_API_URL"]) as client:
         flows = {f.id: f.name for f in await client.read_flows()}
         deployments = {f"{flows[d.flow_id]}/{d.name}": d for d in await client.read_deployments()}
-        assert set(deployments) == set(local_deployments())
+        assert set(deployments) == set(deployment_names())
         assert {d.work_pool_name for d in deployments.values()} == {POOL}
         crawl_queue = deployments["crawl-queue/crawl-queue"]
         limit = crawl_queue.global_concurrency_limit
@@ -78,7 +78,7 @@ async def test_the_ecs_twins_deploy_to_the_work_pool_made_from_the_stacks_output
         assert await apply(ECS_POOL, base_job_template(OUTPUTS)) == "created"
     done = await asyncio.to_thread(
         subprocess.run,
-        python("-m", "prefect", "--no-prompt", "deploy", "--prefect-file", str(PREFECT_YAML), "-n", "ecs"),
+        python("-m", "prefect", "--no-prompt", "deploy", "--all", "--prefect-file", str(ECS_PREFECT_YAML)),
         env={**os.environ, **topology.env},
         cwd=ROOT,
         capture_output=True,
@@ -89,7 +89,7 @@ async def test_the_ecs_twins_deploy_to_the_work_pool_made_from_the_stacks_output
     async with PrefectClient(api=topology.env["PREFECT_API_URL"]) as client:
         twins = [d for d in await client.read_deployments() if d.name == "ecs"]
         pool = await client.read_work_pool(ECS_POOL)
-    assert len(twins) == len(local_deployments())
+    assert len(twins) == len(deployment_names())
     assert {d.work_pool_name for d in twins} == {ECS_POOL}
     for twin in twins:
         (step,) = twin.pull_steps or []

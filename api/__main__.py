@@ -1,4 +1,4 @@
-"""``python -m api [--host H] [--port P]``: the api under uvicorn, tuned for the live feed.
+"""``python -m api [--host H] [--port P] [--no-access-log]``: the api under uvicorn, tuned for the live feed.
 
 The same as ``uvicorn --factory api.asgi:create_asgi`` plus what a thousand websocket browsers need: uvloop and
 httptools, and no per-message-deflate (each event would otherwise be compressed once per browser: measured at a
@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
     uvicorn.run(
         "api.asgi:create_asgi",
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        access_log=args.access_log,
         loop="uvloop",
         http="httptools",
         ws="websockets-sansio",

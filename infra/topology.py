@@ -123,7 +123,7 @@ class Topology:
         for i in range(self.apis):
             port = free_port()
             url = f"http://127.0.0.1:{port}"
-            argv = python("-m", "uvicorn", "--factory", "api.asgi:create_asgi", "--port", str(port), "--no-access-log")
+            argv = python("-m", "api", "--port", str(port), "--no-access-log")
             self._launch(f"api-{i + 1}", argv, ready=http_ok(f"{url}/healthz"), timeout_s=120)
             self.api_urls.append(url)
 

@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import json
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,15 +104,13 @@ def test_the_default_command_is_the_apis() -> None:
 def _assert_runnable(command: list[str]) -> None:
     copied = {s.split("/")[0] for s in _copied()}
     match command:
-        case ["uvicorn", *args]:
-            target = next(a for a in args if ":" in a and not a.startswith("-"))
-            module, _, attribute = target.partition(":")
+        case ["python", "-m", module, *args]:
             assert module.split(".")[0] in copied
-            assert callable(getattr(importlib.import_module(module), attribute))
-            assert importlib.util.find_spec("uvicorn") is not None
-        case ["python", "-m", module]:
-            assert module.split(".")[0] in copied
-            assert importlib.util.find_spec(f"{module}.__main__") is not None
+            spec = importlib.util.find_spec(f"{module}.__main__")
+            assert spec is not None and spec.origin is not None
+            source = Path(spec.origin).read_text()
+            for option in (a.split("=")[0] for a in args if a.startswith("--")):
+                assert f'"{option}"' in source or f'"{option.replace("--no-", "--")}"' in source, option
         case ["prefect", "worker", "start", *args]:
             worker_type = args[args.index("--type") + 1]
             assert _worker_types()[worker_type] is not None

@@ -71,7 +71,7 @@ async def test_a_release_reaches_the_browser_through_sns_sqs_dynamodb_and_s3(
     follower = Child("aws-follower", python("-m", "follower"), env, tmp_path / "logs")
     api = Child(
         "aws-api",
-        python("-m", "uvicorn", "--factory", "api.asgi:create_asgi", "--port", str(port)),
+        python("-m", "api", "--port", str(port)),
         env,
         tmp_path / "logs",
         ready=http_ok(f"{site}/healthz"),

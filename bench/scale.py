@@ -46,6 +46,8 @@ import httpx
 import psutil
 from prefect.client.orchestration import PrefectClient
 from prefect.states import Cancelling
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from core.errors import NotFound
 from core.models import Discovery
@@ -141,14 +143,18 @@ async def _phase(
             )
             for _ in range(workers)
         ]
-        while True:
-            stats = await queue.stats()
-            if stats.ready + stats.in_flight == 0:
-                break
-            states = [(await client.read_flow_run(run.id)).state for run in runs]
-            if all(state is not None and state.is_final() for state in states):
-                break  # every run ended with work left: what is left counts as lost
-            await asyncio.sleep(1)
+        columns = (TextColumn(f"{workers} worker(s)"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            bar = progress.add_task("crawled", total=len(releases))
+            while True:
+                stats = await queue.stats()
+                progress.update(bar, completed=len(releases) - stats.ready - stats.in_flight)
+                if stats.ready + stats.in_flight == 0:
+                    break
+                states = [(await client.read_flow_run(run.id)).state for run in runs]
+                if all(state is not None and state.is_final() for state in states):
+                    break  # every run ended with work left: what is left counts as lost
+                await asyncio.sleep(1)
         wall_s = time.monotonic() - started
         for run in runs:
             await client.set_flow_run_state(run.id, Cancelling(), force=True)

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 import redis.asyncio as aioredis
 
+from core.queue import DiscoveryQueue, open_queue
 from core.redis import EmbeddedRedis
 from core.settings import Settings
+from core.store import RecordStore, open_records
 
 if TYPE_CHECKING:
     from tests.aws.moto import MotoServer
@@ -57,6 +59,22 @@ def data_dir(tmp_path: Path) -> Path:
 def settings(data_dir: Path, redis_url: str) -> Settings:
     """Settings on a temporary data directory and the test Redis."""
     return Settings(data_dir=data_dir, redis_url=redis_url)
+
+
+@pytest.fixture
+async def records(settings: Settings) -> AsyncIterator[RecordStore]:
+    """The record store of ``settings``."""
+    store = open_records(settings)
+    yield store
+    await store.aclose()
+
+
+@pytest.fixture
+async def queue(settings: Settings) -> AsyncIterator[DiscoveryQueue]:
+    """The discovery queue of ``settings``."""
+    discovered = open_queue(settings)
+    yield discovered
+    await discovered.aclose()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from core.errors import BadResponse, Unavailable
+from core.errors import BadResponse, NotFound, RateLimited, Unavailable, UpstreamError
 from core.models import utcnow
 from core.settings import Settings
 
@@ -107,6 +107,27 @@ def map_shape_errors(url: str) -> Iterator[None]:
         yield
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         raise BadResponse(f"unexpected shape: {type(exc).__name__}: {exc}", url=url) from exc
+
+
+def status_check(service: str, missing: str, *, retry_after_s: float) -> Callable[[httpx.Response], None]:
+    """The one mapping of a registry's HTTP statuses to our errors (``get_json``'s ``check``): 404 is ``missing``,
+    429 a rate limit to wait out (``Retry-After``, else ``retry_after_s``), 5xx transient, the rest refused."""
+
+    def check(response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        url = str(response.url)
+        if status == 404:
+            raise NotFound(missing, url=url, status=status)
+        if status == 429:
+            reset_at = retry_after(response.headers, default_s=retry_after_s)
+            raise RateLimited(f"{service} rate limit", reset_at=reset_at, url=url)
+        if status >= 500:
+            raise Unavailable(f"{service} failed", url=url, status=status)
+        raise UpstreamError(f"{service} refused the request", url=url, status=status)
+
+    return check
 
 
 def retry_after(headers: httpx.Headers, *, default_s: float) -> dt.datetime:

@@ -14,8 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
-from core.clients._http import DEFAULT_RETRY, RetryPolicy, get_json, map_shape_errors, retry_after
-from core.errors import NotFound, RateLimited, Unavailable, UpstreamError
+from core.clients._http import DEFAULT_RETRY, RetryPolicy, get_json, map_shape_errors, status_check
 from core.repourl import Resolution, SourceLink, pick, resolve
 
 Seq = int | str
@@ -65,19 +64,7 @@ def escape_name(name: str) -> str:
     return quote(name, safe="@")
 
 
-def _raise_for_status(response: httpx.Response) -> None:
-    """The one mapping of npm's HTTP statuses to our errors."""
-    status = response.status_code
-    if status < 300:
-        return
-    url = str(response.url)
-    if status == 404:
-        raise NotFound("no such package on npm", url=url, status=status)
-    if status == 429:
-        raise RateLimited("npm rate limit", reset_at=retry_after(response.headers, default_s=60), url=url)
-    if status >= 500:
-        raise Unavailable("npm failed", url=url, status=status)
-    raise UpstreamError("npm refused the request", url=url, status=status)
+_raise_for_status = status_check("npm", "no such package on npm", retry_after_s=60)
 
 
 def _seq(value: object) -> Seq:

@@ -20,8 +20,15 @@ from xml.parsers.expat import ExpatError
 
 import httpx
 
-from core.clients._http import DEFAULT_RETRY, RetryPolicy, get_json, map_shape_errors, map_transport_errors, retry_after
-from core.errors import BadResponse, NotFound, RateLimited, Unavailable, UpstreamError
+from core.clients._http import (
+    DEFAULT_RETRY,
+    RetryPolicy,
+    get_json,
+    map_shape_errors,
+    map_transport_errors,
+    status_check,
+)
+from core.errors import BadResponse, RateLimited, UpstreamError
 from core.models import utcnow
 from core.repourl import Resolution, SourceLink, pick, resolve
 
@@ -93,19 +100,7 @@ def resolve_project(info: Mapping[str, Any]) -> SourceLink:
     return SourceLink(pick(candidates()), hint)
 
 
-def _raise_for_status(response: httpx.Response) -> None:
-    """The one mapping of PyPI's HTTP statuses to our errors."""
-    status = response.status_code
-    if status < 300:
-        return
-    url = str(response.url)
-    if status == 404:
-        raise NotFound("no such project on PyPI", url=url, status=status)
-    if status == 429:
-        raise RateLimited("PyPI rate limit", reset_at=retry_after(response.headers, default_s=60), url=url)
-    if status >= 500:
-        raise Unavailable("PyPI failed", url=url, status=status)
-    raise UpstreamError("PyPI refused the request", url=url, status=status)
+_raise_for_status = status_check("PyPI", "no such project on PyPI", retry_after_s=60)
 
 
 def _fault_error(fault: xmlrpc.client.Fault, url: str) -> UpstreamError:

@@ -16,8 +16,7 @@ from urllib.parse import quote
 import httpx
 from aiolimiter import AsyncLimiter
 
-from core.clients._http import DEFAULT_RETRY, RetryPolicy, get_json, map_shape_errors, retry_after
-from core.errors import NotFound, RateLimited, Unavailable, UpstreamError
+from core.clients._http import DEFAULT_RETRY, RetryPolicy, get_json, map_shape_errors, status_check
 from core.repourl import Resolution, SourceLink, pick, resolve
 
 # Under RubyGems' 10 requests/s, with room for clock jitter between us and its load balancer.
@@ -64,19 +63,7 @@ def resolve_gem(payload: Mapping[str, Any]) -> SourceLink:
     return SourceLink(pick(candidates()), hint.strip() if isinstance(hint, str) and hint.strip() else None)
 
 
-def _raise_for_status(response: httpx.Response) -> None:
-    """The one mapping of RubyGems' HTTP statuses to our errors."""
-    status = response.status_code
-    if status < 300:
-        return
-    url = str(response.url)
-    if status == 404:
-        raise NotFound("no such gem on RubyGems", url=url, status=status)
-    if status == 429:
-        raise RateLimited("RubyGems rate limit", reset_at=retry_after(response.headers, default_s=1), url=url)
-    if status >= 500:
-        raise Unavailable("RubyGems failed", url=url, status=status)
-    raise UpstreamError("RubyGems refused the request", url=url, status=status)
+_raise_for_status = status_check("RubyGems", "no such gem on RubyGems", retry_after_s=1)
 
 
 def _timestamp(value: object) -> dt.datetime | None:

@@ -33,10 +33,10 @@ from core.discovery import (
 )
 from core.errors import BadResponse, QueueError, Unavailable
 from core.models import Discovery
-from core.queue import DiscoveryQueue, QueueStats, open_queue
+from core.queue import DiscoveryQueue, QueueStats
 from core.repourl import SourceLink, resolve
 from core.settings import Settings
-from core.store import RecordStore, open_records
+from core.store import RecordStore
 from sandbox import Sandbox
 
 # Retries without waiting: a fault-injection test should spend its time on requests, not on back-off.
@@ -56,20 +56,6 @@ def world(sandbox: Sandbox) -> Iterator[Sandbox]:
     sandbox.set_faults("all", clear=True)
     yield sandbox
     sandbox.set_faults("all", clear=True)
-
-
-@pytest.fixture
-async def records(settings: Settings) -> AsyncIterator[RecordStore]:
-    store = open_records(settings)
-    yield store
-    await store.aclose()
-
-
-@pytest.fixture
-async def queue(settings: Settings) -> AsyncIterator[DiscoveryQueue]:
-    discovered = open_queue(settings)
-    yield discovered
-    await discovered.aclose()
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import pytest
 
 from core.clients import NpmClient, RetryPolicy, open_http
 from core.models import Discovery
-from core.queue import DiscoveryQueue, open_queue
+from core.queue import DiscoveryQueue
 from core.settings import Settings
-from core.store import RecordStore, open_records
+from core.store import RecordStore
 from follower import NPM_CURSOR, Follower
 from sandbox import Sandbox
 
@@ -40,20 +40,6 @@ def world(npm_sandbox: Sandbox) -> Iterator[Sandbox]:
     npm_sandbox.set_faults("all", clear=True)
     yield npm_sandbox
     npm_sandbox.set_faults("all", clear=True)
-
-
-@pytest.fixture
-async def records(settings: Settings) -> AsyncIterator[RecordStore]:
-    store = open_records(settings)
-    yield store
-    await store.aclose()
-
-
-@pytest.fixture
-async def queue(settings: Settings) -> AsyncIterator[DiscoveryQueue]:
-    discovered = open_queue(settings)
-    yield discovered
-    await discovered.aclose()
 
 
 @pytest.fixture

@@ -498,16 +498,7 @@ class _Subset:
             content = [line[indent:]] + [following[indent:] for following in lines[i + 1 : end]]
         else:
             # Nothing after the bullet: the item's indent is that of its least indented line.
-            least = None
-            while end < n:
-                following = lines[end]
-                if following:
-                    if following[0] != " ":
-                        break
-                    width = len(following) - len(following.lstrip())
-                    least = width if least is None else min(least, width)
-                end += 1
-            content = [following[least or 0 :] for following in lines[i + 1 : end]]
+            content, end, _ = self._indented(lines, i, indent)
         while content and not content[0]:
             content.pop(0)
         blank_finish = end == n or not lines[end - 1]

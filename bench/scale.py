@@ -16,9 +16,9 @@ processes, sandbox, Redis, apis) with psutil, to show where the time goes.
 
 Each ``crawl-queue`` run crawls ``--concurrency`` repositories at once (1 by default). Every process of the
 topology, the sandbox and whatever else runs on the machine share its cores here, whereas on ECS every flow run is
-a task with a vCPU of its own: at 8 at once one worker already uses all the CPU this 2-core machine can give
-(measured: 794 crawls a minute at 8, 892 with two workers), and the second has none left to add. At 1 at once a
-worker is bound by GitHub's latency, as on ECS, and the run shows whether the shared parts (Prefect server on
+a task with a vCPU of its own: at 8 at once one worker already uses most of the CPU this 2-core machine can
+give (measured: 1,797 crawls a minute at 8, 2,408 with two workers), and the second has little left to add. At 1
+at once a worker is bound by GitHub's latency, as on ECS, and the run shows whether the shared parts (Prefect server on
 PostgreSQL, Redis, the store) let a second worker add its share.
 
     python -m bench.scale [--releases 20000] [--github-latency-ms 50] [--concurrency 1]

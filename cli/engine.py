@@ -1,7 +1,7 @@
 """``changelogs parse`` and ``changelogs range``: the changelog engine on a local file, as JSON on stdout.
 
-Both print ``{"versions": [{"version", "date", "title", "body", "html"}, …]}`` (the contract in DESIGN.md), plus
-the detected ``format`` and whether the file was ``truncated`` at the size limit. The scorer runs
+Both print ``{"versions": [{"version", "date", "title", "body", "html"}, …]}`` (the contract the README gives),
+plus the detected ``format`` and whether the file was ``truncated`` at the size limit. The scorer runs
 ``changelogs parse`` once per file, so this module imports only the engine.
 """
 

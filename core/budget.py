@@ -1,7 +1,7 @@
 """GitHub's request budget, shared by the callers of one process (``BudgetGate``) or by every worker (``SharedBudget``).
 
 GitHub announces on every answer how many requests are left (``x-ratelimit-remaining``) until the window resets
-(``x-ratelimit-reset``, epoch seconds); a token gets 5,000 an hour, no token 60 (shared/API-NOTES.md §1). Both gates
+(``x-ratelimit-reset``, epoch seconds); a token gets 5,000 an hour, no token 60 (docs/API-NOTES.md §1). Both gates
 follow the same rules, checked by one contract test:
 
 - the estimate is the lowest ``remaining`` announced in the current window, less the requests still in flight, so

@@ -1,6 +1,6 @@
 """GitHub's REST API as the crawler uses it: conditional requests, the shared budget, and every documented failure.
 
-API facts (shared/API-NOTES.md §1):
+API facts (docs/API-NOTES.md §1):
 - Every answer carries ``x-ratelimit-remaining`` and ``x-ratelimit-reset`` (UTC epoch seconds). A spent budget is
   ``403``/``429`` with ``x-ratelimit-remaining: 0``; a secondary limit is ``403``/``429`` with ``retry-after`` or a
   message saying so (wait 60 s when neither says how long, as octokit and PyGithub do).

@@ -1,6 +1,6 @@
 """npm: the replication feed (``_changes``), one package's latest manifest, and how a manifest names its repository.
 
-API facts (shared/API-NOTES.md §4): ``GET {replicate}/_changes?since=&limit=`` returns ``{"results": [{"seq",
+API facts (docs/API-NOTES.md §4): ``GET {replicate}/_changes?since=&limit=`` returns ``{"results": [{"seq",
 "id", "changes", "deleted"?}], "last_seq"}`` (no ``include_docs`` since 2025); ``seq`` is opaque. The registry
 serves ``/{name}/latest`` with a scoped name's slash escaped (``@scope%2Fname``) and 404 ``{"error": "Not found"}``.
 """

@@ -1,6 +1,6 @@
 """PyPI: the XML-RPC change log (by serial) and the JSON API, plus how a project's metadata names its repository.
 
-API facts (shared/API-NOTES.md §2): XML-RPC answers ``POST {base}/pypi`` with ``Content-Type: text/xml`` only;
+API facts (docs/API-NOTES.md §2): XML-RPC answers ``POST {base}/pypi`` with ``Content-Type: text/xml`` only;
 ``changelog_since_serial`` returns at most 50,000 ``[name, version, timestamp, action, serial]`` rows, ascending;
 its rate limit is a fault ``-32500 HTTPTooManyRequests: … Limit may reset in N seconds.``. The JSON API redirects
 a non-canonical name (301) and answers 404 ``{"message": "Not Found"}`` for an unknown project.

@@ -1,6 +1,6 @@
 """RubyGems: the two activity feeds, one gem's payload, a gem's versions, and how a gem names its repository.
 
-API facts (shared/API-NOTES.md §3): ``/api/v1/activity/{latest,just_updated}.json`` each return at most 50 gem
+API facts (docs/API-NOTES.md §3): ``/api/v1/activity/{latest,just_updated}.json`` each return at most 50 gem
 payloads, newest first, unpaginated; ``/api/v1/gems/{name}.json`` answers 404 ``text/plain`` for an unknown gem;
 the load balancer allows 10 requests/s and answers 429 beyond it.
 """

@@ -1,4 +1,4 @@
-"""The GitHub fake against the recorded responses and the documented rules (API-NOTES §1)."""
+"""The GitHub fake against the recorded responses and the documented rules (docs/API-NOTES.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The npm fakes: the replication feed and the registry (API-NOTES §4)."""
+"""The npm fakes: the replication feed and the registry (docs/API-NOTES.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The PyPI fake against the recorded responses and warehouse's behaviour (API-NOTES §2)."""
+"""The PyPI fake against the recorded responses and warehouse's behaviour (docs/API-NOTES.md §2)."""
 
 from __future__ import annotations
 

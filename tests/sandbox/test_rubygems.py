@@ -1,4 +1,4 @@
-"""The RubyGems fake against the recorded responses and rubygems.org's behaviour (API-NOTES §3)."""
+"""The RubyGems fake against the recorded responses and rubygems.org's behaviour (docs/API-NOTES.md §3)."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ class TestLatest:
         assert calls == 1
 
     async def test_manifest_without_version_becomes_bad_response(self, make_http: MakeHttp) -> None:
-        # An unpublished package's stub has no version (shared/API-NOTES.md §4).
+        # An unpublished package's stub has no version (docs/API-NOTES.md §4).
         stub = {"name": "gone", "time": {"unpublished": {"time": "2024-01-01T00:00:00.000Z", "versions": ["1.0.0"]}}}
         with pytest.raises(BadResponse):
             await client_for(make_http, lambda _: httpx.Response(200, json=stub)).latest("gone")

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,19 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def stop_on_signals() -> Callable[[], bool]:
+    """Catch SIGINT (Ctrl-C) and SIGTERM from now on; the function returned tells whether one came, so a
+    supervising loop stops its children in order instead of dying in the middle."""
+    caught = threading.Event()
+
+    def stop(*_: object) -> None:
+        caught.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    return caught.is_set
 
 
 def free_port() -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -29,7 +28,7 @@ def up(
     data_dir: Annotated[Path, typer.Option(help="Where everything local is kept.")] = Path("data"),
 ) -> None:
     """Start Redis, Prefect, the deployments' runner, the npm follower and the site; Ctrl-C stops them all."""
-    from cli.processes import Child, http_ok, prefect_env, prefect_server, python, sandbox, sandbox_env
+    from cli.processes import Child, http_ok, prefect_env, prefect_server, python, sandbox, sandbox_env, stop_on_signals
     from core.redis import EmbeddedRedis
 
     started = time.monotonic()
@@ -49,14 +48,7 @@ def up(
     }
     children: list[Child] = []
     redis = None
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    stopping = stop_on_signals()
 
     def launch(child: Child, timeout_s: float = 60) -> None:
         console.print(f"  starting [bold]{child.name}[/] (log: {logs / (child.name + '.log')})")
@@ -97,9 +89,9 @@ def up(
             "Ctrl-C stops everything.\n"
         )
         restart_at: dict[str, float] = {}
-        while not stopping:
+        while not stopping():
             for child in children:
-                if child.alive() or not child.restart or stopping:
+                if child.alive() or not child.restart or stopping():
                     continue
                 if child.name not in restart_at:
                     # Back off 1, 2, 4 … 60 s so a child that cannot start does not spin.

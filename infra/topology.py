@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import StateType
 
-from cli.processes import ROOT, Child, free_port, http_ok, prefect_env, python
+from cli.processes import ROOT, Child, free_port, http_ok, prefect_env, python, stop_on_signals
 from core.redis import EmbeddedRedis
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
@@ -216,19 +215,12 @@ def main(argv: list[str] | None = None) -> None:
         fresh=not args.keep,
         sandbox_args=sandbox if args.sandbox else None,
     )
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    stopping = stop_on_signals()
     with topology:
         ui = topology.env["PREFECT_API_URL"].removesuffix("/api")
         print(json.dumps({"prefect_ui": ui, "apis": topology.api_urls}))
         print(f"logs in {topology.logs}; Ctrl-C stops everything", flush=True)
-        while not stopping and all(c.alive() for c in topology.children.values()):
+        while not stopping() and all(c.alive() for c in topology.children.values()):
             time.sleep(0.5)
         for name, child in topology.children.items():
             if not child.alive():

@@ -168,7 +168,11 @@ class Follower:
         self._reported = (time.monotonic(), 0)
 
     def stop(self) -> None:
-        """Ask the follower to stop: requests in flight are abandoned, what was fetched is published."""
+        """Ask the follower to stop: requests in flight are abandoned, what was fetched is published.
+
+        ``run`` cancels the loops, and each loop also ends when it sees this flag: a library may swallow a
+        cancellation that lands mid-call (redis-py 8.1 does on Python 3.11), and a loop that went on would keep
+        ``run`` from ever returning."""
         self._stopping.set()
 
     def status(self) -> dict[str, Any]:
@@ -218,7 +222,7 @@ class Follower:
     # ---- the reader ----
 
     async def _read(self, since: Seq) -> None:
-        while True:
+        while not self._stopping.is_set():
             read = functools.partial(self.npm.changes, since, self.batch_size)
             page = await self._persist(f"reading changes since {since}", read)
             self.stats.last_read = time.monotonic()
@@ -241,7 +245,7 @@ class Follower:
     # ---- the fetchers ----
 
     async def _fetch_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             slot = await self._todo.get()
             slot.discovery = await self._discover(slot.change)
             slot.done = True
@@ -280,7 +284,7 @@ class Follower:
         """``/<name>/latest``, waiting out outages and rate limits; a malformed body is read again, up to
         ``read_attempts`` reads in all, then its ``BadResponse`` is raised."""
         failures = 0
-        while True:
+        while not self._stopping.is_set():
             try:
                 return await self._persist(
                     f"reading {name}", functools.partial(self.npm.latest, name), transient=(Unavailable,)
@@ -296,7 +300,7 @@ class Follower:
     # ---- the committer ----
 
     async def _commit_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self._progress.wait()
             await asyncio.sleep(_LINGER_S)
             self._progress.clear()
@@ -378,7 +382,7 @@ class Follower:
         transient: tuple[type[Exception], ...] = (UpstreamError, StoreError, QueueError),
     ) -> T:
         """``fn()`` until it succeeds: back off exponentially on ``transient`` errors, wait out rate limits
-        (``Retry-After``), raise anything else. Only ``stop()`` (which cancels the caller) ends the wait."""
+        (``Retry-After``), raise anything else. Only ``stop()`` ends the wait."""
         backoff = self.initial_backoff_s
         while True:
             delay = self._resume_at - time.monotonic()
@@ -396,3 +400,5 @@ class Follower:
                 logger.warning("npm: %s failed (%s); retrying in %.1fs", what, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
+            if self._stopping.is_set():  # the caller's cancellation was swallowed on the way (see ``stop``)
+                raise asyncio.CancelledError

